@@ -1,0 +1,87 @@
+// The command line: the kubelet's calls (one subcommand each, with help and an example for the
+// person debugging by hand) plus the global flags. commander never prints or exits on its own:
+// its errors become a Failure reply, and only an explicit --help or --version prints text.
+import { Command, CommanderError } from 'commander';
+import { CALLS } from './flexvolume/calls.ts';
+import { dispatch } from './flexvolume/dispatch.ts';
+import { DRIVER_NAMES, isDriverName, type DriverName } from './flexvolume/driver.ts';
+import { failure, notSupported, type Reply } from './flexvolume/reply.ts';
+import { loadDriver } from './drivers/index.ts';
+import { VERSION, type Invocation } from './invocation.ts';
+import { loadSettings } from './settings.ts';
+import { configureLog, log, logFile } from './system/log.ts';
+import { writeStdout } from './system/stdio-guard.ts';
+
+/** Text for a person (help, version) was printed instead of a reply. */
+export const PRINTED = 'printed';
+
+interface Selected {
+  command: string;
+  args: string[];
+}
+
+function buildProgram(invocation: Invocation, select: (selected: Selected) => void): Command {
+  const program = new Command(isDriverName(invocation.invokedAs) ? invocation.invokedAs : 'azure-flexvolume')
+    .description(
+      'FlexVolume driver for azuredisk, azurefile and nfs. The kubelet runs it as <plugin dir>/<vendor>~<driver>/<driver>;\n' +
+        'the name it runs under picks the driver. Every call prints exactly one JSON reply.',
+    )
+    .option('--driver <name>', `driver to use instead of the executable's name (${DRIVER_NAMES.join(', ')})`)
+    .option('--verbose', 'also write the log to stderr (for a person; the kubelet never passes this)')
+    .version(`${VERSION} (node ${process.version})`, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: writeStdout, writeErr: (text) => log(`(cli) ${text.trim()}`) })
+    .showHelpAfterError(false);
+
+  // Arguments are declared for the help only; the exact count is checked by the call table so
+  // that a wrong count gets the same Failure whoever calls.
+  const calls = [{ name: 'init', args: [], summary: 'Report the driver capabilities.', caller: 'kubelet and controller-manager', example: 'init' }, ...Object.values(CALLS)];
+  for (const spec of calls) {
+    const command = program.command(spec.name).summary(spec.summary).description(`${spec.summary}\nCaller: ${spec.caller}.`);
+    for (const arg of spec.args) command.argument(`[${arg}]`);
+    command
+      .allowExcessArguments()
+      .allowUnknownOption()
+      .addHelpText('after', `\nExample:\n  $ ${program.name()} ${spec.example.replaceAll('DRIVER', program.name())}`)
+      .action((...params: unknown[]) => select({ command: spec.name, args: (params.at(-1) as Command).args }));
+  }
+  return program;
+}
+
+function pickDriver(invocation: Invocation, requested: string | undefined): DriverName | Reply {
+  const name = requested ?? invocation.invokedAs;
+  if (isDriverName(name)) return name;
+  return failure(
+    requested === undefined
+      ? `cannot tell the driver from the executable name '${invocation.invokedAs}'; install it as azuredisk, azurefile or nfs, or pass --driver`
+      : `unknown driver '${requested}'; choose one of ${DRIVER_NAMES.join(', ')}`,
+  );
+}
+
+export async function runCli(invocation: Invocation): Promise<Reply | typeof PRINTED> {
+  let selected: Selected | undefined;
+  const program = buildProgram(invocation, (choice) => {
+    selected = choice;
+  });
+  try {
+    await program.parseAsync(invocation.args, { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return PRINTED;
+    // Unknown and future commands degrade to the kubelet's default rather than failing.
+    if (error.code === 'commander.unknownCommand') return notSupported();
+    return failure(error.message.replace(/^error: /, ''));
+  }
+  if (selected === undefined) {
+    program.outputHelp();
+    return PRINTED;
+  }
+  const flags = program.opts<{ driver?: string; verbose?: boolean }>();
+  const driverName = pickDriver(invocation, flags.driver);
+  if (typeof driverName !== 'string') return driverName;
+  const settings = loadSettings(invocation.executablePath, driverName);
+  configureLog({ file: settings.logFile, mirrorToStderr: flags.verbose === true, prefix: `${driverName} ${selected.command}` });
+  log(`call: ${selected.command} ${selected.args.map((arg) => JSON.stringify(arg)).join(' ')} (log ${logFile()})`);
+  const driver = await loadDriver(driverName, settings);
+  return dispatch(driver, selected.command, selected.args, log);
+}

@@ -1,0 +1,133 @@
+// What the nfs and azurefile drivers share: validated mount-option lists, NFS sources, and an
+// idempotent, bounded mount and unmount of a network share at a pod's volume directory.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as z from 'zod';
+import { DriverError } from '../flexvolume/errors.ts';
+import { success, type Reply } from '../flexvolume/reply.ts';
+import type { PodVolumeDir } from '../flexvolume/paths.ts';
+import { log } from '../system/log.ts';
+import { cleanupMountPoint, ensureMountPoint, isMountHealthy, mount, unmount } from '../system/mount.ts';
+import { findMount } from '../system/mount-table.ts';
+
+/** One mount option: `name` or `name=value`, with nothing that could start a second option. */
+const MOUNT_OPTION = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[^,\s"'\\\x00-\x1f]*)?$/;
+
+export interface MountOption {
+  name: string;
+  /** undefined for a flag such as `hard`. */
+  value: string | undefined;
+}
+
+export function parseMountOption(text: string): MountOption {
+  const equals = text.indexOf('=');
+  return equals < 0 ? { name: text, value: undefined } : { name: text.slice(0, equals), value: text.slice(equals + 1) };
+}
+
+export function formatMountOption(option: MountOption): string {
+  return option.value === undefined ? option.name : `${option.name}=${option.value}`;
+}
+
+/** The user's `mountOptions`: a comma list, each entry checked so none can smuggle in another. */
+export const mountOptionList = z
+  .string()
+  .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+  .refine((entries) => entries.every((entry) => MOUNT_OPTION.test(entry)), {
+    message: 'must be a comma-separated list of name or name=value entries without spaces or quotes',
+  })
+  .transform((entries) => entries.map(parseMountOption));
+
+/**
+ * Defaults first, then the user's options; a user option replaces a default of the same name (or
+ * of a name listed as its alias), so every default can be overridden.
+ */
+export function mergeMountOptions(
+  defaults: readonly MountOption[],
+  user: readonly MountOption[],
+  aliases: Readonly<Record<string, readonly string[]>> = {},
+): MountOption[] {
+  const userNames = new Set(user.flatMap((option) => [option.name.toLowerCase(), ...(aliases[option.name.toLowerCase()] ?? [])]));
+  return [...defaults.filter((option) => !userNames.has(option.name.toLowerCase())), ...user];
+}
+
+/** A read-only volume must mount read-only whatever the user's options say. */
+export function applyReadOnly(options: readonly MountOption[], readOnly: boolean): MountOption[] {
+  if (!readOnly) return [...options];
+  return [...options.filter((option) => !['rw', 'ro'].includes(option.name.toLowerCase())), { name: 'ro', value: undefined }];
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** A server name or address; IPv6 may come bracketed or not. */
+export const serverName = z
+  .string()
+  .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
+  .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
+    message: 'must be a host name, an IPv4 address or an IPv6 address',
+  });
+
+/** An exported path: no commas, whitespace or control characters, never `..`. */
+export const exportPath = z
+  .string()
+  .regex(/^[^,\s\x00-\x1f\\]+$/, 'must be a path without commas, spaces or control characters')
+  .refine((text) => !text.split('/').includes('..'), { message: "must not contain '..'" });
+
+/** `server:/path`, with IPv6 addresses bracketed as mount.nfs requires. */
+export function nfsSource(server: string, path: string): string {
+  const host = net.isIPv6(server) ? `[${server}]` : server;
+  return `${host}:${path.startsWith('/') ? path : `/${path}`}`;
+}
+
+export interface ShareMount {
+  podVolumeDir: PodVolumeDir;
+  source: string;
+  fsType: string;
+  options: readonly MountOption[];
+  timeoutMs: number;
+  env?: Record<string, string>;
+}
+
+const sameSource = (a: string, b: string): boolean => a.replace(/\/+$/, '').toLowerCase() === b.replace(/\/+$/, '').toLowerCase();
+
+/**
+ * Mounts a share at the pod's volume directory. Already mounted from the same source and healthy
+ * is Success; a broken mount of the same source (ESTALE, ENOTCONN, a hang) is replaced; a mount
+ * of anything else there is a Failure, left untouched.
+ */
+export async function mountShare(request: ShareMount): Promise<Reply> {
+  const target = request.podVolumeDir.path;
+  const existing = findMount(target);
+  if (existing !== undefined) {
+    if (!sameSource(existing.source, request.source)) {
+      throw new DriverError(`${target} is already mounted from ${existing.source}, not ${request.source}; unmount it first`);
+    }
+    if (await isMountHealthy(existing, 5000)) {
+      log(`${target} is already mounted from ${request.source}`);
+      return success({ message: 'already mounted' });
+    }
+    log(`${target} is mounted from ${request.source} but broken; remounting`);
+    await unmount(target, { timeoutMs: 30_000 });
+  }
+  const created = !fs.existsSync(target);
+  ensureMountPoint(target);
+  try {
+    await mount({
+      source: request.source,
+      target,
+      fsType: request.fsType,
+      options: request.options.map(formatMountOption),
+      timeoutMs: request.timeoutMs,
+      ...(request.env ? { env: request.env } : {}),
+    });
+  } catch (error) {
+    if (created) fs.rmdirSync(target);
+    throw error;
+  }
+  return success();
+}
+
+/** Unmounts a pod's share (however broken) and removes the directory; Success if nothing was mounted. */
+export async function unmountShare(podVolumeDir: PodVolumeDir): Promise<Reply> {
+  await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000 });
+  return success();
+}

@@ -1,0 +1,186 @@
+// The options JSON, parsed once at the edge. The kubelet builds it with Go's json.Marshal from a
+// map[string]string: reserved keys under kubernetes.io/, then the user's flexVolume.options.
+import * as z from 'zod';
+import { InvalidInput } from './errors.ts';
+
+/** Far above any real options document, well below Linux's 128 KiB cap on one argv string. */
+export const MAX_OPTIONS_BYTES = 64 * 1024;
+
+const KEY = {
+  fsType: 'kubernetes.io/fsType',
+  readWrite: 'kubernetes.io/readwrite',
+  volumeName: 'kubernetes.io/pvOrVolumeName',
+  podName: 'kubernetes.io/pod.name',
+  podNamespace: 'kubernetes.io/pod.namespace',
+  podUid: 'kubernetes.io/pod.uid',
+  serviceAccount: 'kubernetes.io/serviceAccount.name',
+  fsGroup: 'kubernetes.io/mounterArgs.FsGroup',
+  legacyFsGroup: 'kubernetes.io/fsGroup',
+  secretPrefix: 'kubernetes.io/secret/',
+} as const;
+
+const RESERVED_NAMESPACE = /^([^/]*\.)?(kubernetes\.io|k8s\.io)\//;
+
+const optionsDocument = z.record(z.string(), z.string(), {
+  error: (issue) =>
+    issue.code === 'invalid_type' && issue.expected === 'string'
+      ? `option '${String(issue.path?.[0])}' must be a string (the kubelet passes every option as a string)`
+      : 'the options argument must be a JSON object of strings, as the kubelet passes it',
+});
+
+const baseOptions = z.object({
+  [KEY.fsType]: z.string().default(''),
+  [KEY.readWrite]: z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }).default('rw'),
+  [KEY.volumeName]: z
+    .string()
+    .regex(/^[^/\x00-\x1f]{0,253}$/, `'${KEY.volumeName}' must be a PV or volume name without '/'`)
+    .default(''),
+});
+
+const decimalId = (key: string) =>
+  z.string().regex(/^\d{1,10}$/, `'${key}' must be a decimal group id`).transform(Number);
+
+const mountExtras = z.object({
+  [KEY.podName]: z.string().optional(),
+  [KEY.podNamespace]: z.string().optional(),
+  [KEY.podUid]: z.string().optional(),
+  [KEY.serviceAccount]: z.string().optional(),
+  [KEY.fsGroup]: decimalId(KEY.fsGroup).optional(),
+  [KEY.legacyFsGroup]: decimalId(KEY.legacyFsGroup).optional(),
+});
+
+/** What every call with a JSON argument receives. */
+export interface VolumeOptions {
+  /** `""` when the PV left fsType empty; each driver applies its own default. */
+  fsType: string;
+  readOnly: boolean;
+  /** The PV name, or the pod's volume name for inline volumes. */
+  volumeName: string;
+  /** The user's own flexVolume.options, all strings, reserved keys removed. */
+  user: Record<string, string>;
+}
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  uid: string;
+  serviceAccount: string;
+}
+
+/** What `mount` receives on top: the pod, its Secret (decoded) and its fsGroup. */
+export interface MountOptions extends VolumeOptions {
+  pod: PodInfo | undefined;
+  /** Secret keys to decoded values, trimmed of whitespace and carriage returns. */
+  secrets: Record<string, string>;
+  fsGroup: number | undefined;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => issue.message).join('; ');
+}
+
+function parseDocument(text: string): Record<string, string> {
+  if (Buffer.byteLength(text) > MAX_OPTIONS_BYTES) {
+    throw new InvalidInput(`the options argument is ${Buffer.byteLength(text)} bytes; at most ${MAX_OPTIONS_BYTES} are accepted`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInput(`the options argument is not valid JSON (${(error as Error).message}): ${text.slice(0, 80)}`);
+  }
+  const parsed = optionsDocument.safeParse(value);
+  if (!parsed.success || value === null || Array.isArray(value) || typeof value !== 'object') {
+    throw new InvalidInput(parsed.success ? 'the options argument must be a JSON object' : formatIssues(parsed.error));
+  }
+  return parsed.data;
+}
+
+function userOptionsOf(document: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(document).filter(([key]) => !RESERVED_NAMESPACE.test(key)));
+}
+
+export function parseVolumeOptions(text: string): VolumeOptions {
+  const document = parseDocument(text);
+  const base = baseOptions.safeParse(document);
+  if (!base.success) throw new InvalidInput(formatIssues(base.error));
+  return {
+    fsType: base.data[KEY.fsType],
+    readOnly: base.data[KEY.readWrite] === 'ro',
+    volumeName: base.data[KEY.volumeName],
+    user: userOptionsOf(document),
+  };
+}
+
+export function parseMountOptions(text: string): MountOptions {
+  const volume = parseVolumeOptions(text);
+  const document = JSON.parse(text) as Record<string, string>;
+  const extras = mountExtras.safeParse(document);
+  if (!extras.success) throw new InvalidInput(formatIssues(extras.error));
+  const podName = extras.data[KEY.podName];
+  return {
+    ...volume,
+    pod:
+      podName === undefined
+        ? undefined
+        : {
+            name: podName,
+            namespace: extras.data[KEY.podNamespace] ?? '',
+            uid: extras.data[KEY.podUid] ?? '',
+            serviceAccount: extras.data[KEY.serviceAccount] ?? '',
+          },
+    secrets: decodeSecrets(document),
+    fsGroup: extras.data[KEY.fsGroup] ?? extras.data[KEY.legacyFsGroup],
+  };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeSecrets(document: Record<string, string>): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [key, encoded] of Object.entries(document)) {
+    if (!key.startsWith(KEY.secretPrefix)) continue;
+    const name = key.slice(KEY.secretPrefix.length);
+    const compact = encoded.replace(/\s+/g, '');
+    if (!BASE64.test(compact) || compact.length % 4 === 1) {
+      throw new InvalidInput(`secret key '${name}' is not base64 as the kubelet sends it; check the Secret's data`);
+    }
+    secrets[name] = Buffer.from(compact, 'base64').toString('utf8').replace(/^[\s\r\n]+|[\s\r\n]+$/g, '');
+  }
+  return secrets;
+}
+
+/**
+ * Parses a driver's own options (the user's flexVolume.options). Keys match case-insensitively
+ * (`sharename` is `shareName`), and an unknown key is an error rather than silently ignored, so a
+ * typo shows up in `kubectl describe` instead of as a wrong mount.
+ */
+export function parseDriverOptions<Shape extends z.ZodRawShape>(
+  schema: z.ZodObject<Shape>,
+  user: Record<string, string>,
+): z.infer<z.ZodObject<Shape>> {
+  const known = Object.keys(schema.shape);
+  const canonical = new Map(known.map((key) => [key.toLowerCase(), key]));
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(user)) {
+    const name = canonical.get(key.toLowerCase());
+    if (name === undefined) {
+      throw new InvalidInput(`unknown option '${key}'; this driver takes: ${known.join(', ')}`);
+    }
+    input[name] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidInput(
+      parsed.error.issues
+        .map((issue) => {
+          const key = issue.path.join('.');
+          return issue.code === 'invalid_type' && input[key] === undefined
+            ? `option '${key}' is required`
+            : `option '${key}': ${issue.message}`;
+        })
+        .join('; '),
+    );
+  }
+  return parsed.data;
+}

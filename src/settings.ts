@@ -1,0 +1,68 @@
+// Where the driver keeps its log and state and how long it waits, read once per call. The
+// installer writes `<driver>.conf.json` next to the executable; environment variables override it
+// for tests and for a person debugging by hand. Deliberately free of zod: `init` reads this too.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_LOG_FILE } from './system/log.ts';
+
+export type AzurediskMode = 'controller' | 'node';
+
+export interface Settings {
+  /** The driver's own config file, whether or not it exists. */
+  configFile: string;
+  logFile: string;
+  /** Records, caches and locks shared by the calls on this host. */
+  stateDir: string;
+  /** Root under which sysfs and /dev are read; a fixture tree in tests. */
+  sysRoot: string;
+  devRoot: string;
+  azureCredentialFile: string;
+  /** Upper bound for one network mount (NFS, SMB). */
+  mountTimeoutMs: number;
+  /** azuredisk: attach from the controller-manager, or from the node itself (managed control planes). */
+  azurediskMode: AzurediskMode;
+}
+
+interface ConfigFile {
+  mode?: unknown;
+  logFile?: unknown;
+  stateDir?: unknown;
+  mountTimeoutSeconds?: unknown;
+}
+
+function readConfigFile(file: string): ConfigFile {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as ConfigFile) : {};
+  } catch {
+    return {};
+  }
+}
+
+const asString = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+function positiveSeconds(value: unknown): number | undefined {
+  const seconds = typeof value === 'string' ? Number(value) : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+export function configFileFor(executablePath: string, driverName: string): string {
+  return path.join(path.dirname(executablePath), `${driverName}.conf.json`);
+}
+
+export function loadSettings(executablePath: string, driverName: string, env: NodeJS.ProcessEnv = process.env): Settings {
+  const configFile = configFileFor(executablePath, driverName);
+  const config = readConfigFile(configFile);
+  const mode = asString(env.FLEXVOLUME_AZUREDISK_MODE) ?? asString(config.mode);
+  return {
+    configFile,
+    logFile: asString(env.FLEXVOLUME_LOG_FILE) ?? asString(config.logFile) ?? DEFAULT_LOG_FILE,
+    stateDir: asString(env.FLEXVOLUME_STATE_DIR) ?? asString(config.stateDir) ?? '/var/lib/azure-flexvolume',
+    sysRoot: asString(env.FLEXVOLUME_SYS_ROOT) ?? '/sys',
+    devRoot: asString(env.FLEXVOLUME_DEV_ROOT) ?? '/dev',
+    azureCredentialFile: asString(env.AZURE_CREDENTIAL_FILE) ?? '/etc/kubernetes/azure.json',
+    mountTimeoutMs:
+      1000 * (positiveSeconds(env.FLEXVOLUME_MOUNT_TIMEOUT_SECONDS) ?? positiveSeconds(config.mountTimeoutSeconds) ?? 90),
+    azurediskMode: mode === 'node' ? 'node' : 'controller',
+  };
+}

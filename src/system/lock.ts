@@ -1,0 +1,121 @@
+// A cross-process lock: each kubelet call is its own process, so locks are files. A lock whose
+// holder has died (its pid is gone, or now belongs to another process) is taken over, so a
+// crashed call never wedges the node.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DriverError } from '../flexvolume/errors.ts';
+import { log } from './log.ts';
+
+interface Holder {
+  pid: number;
+  /** Process start time from /proc, so a reused pid is not mistaken for the holder. */
+  startTime: string;
+  token: string;
+}
+
+const POLL_MS = 15;
+
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name (which may contain spaces) closes with ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const self: Omit<Holder, 'token'> = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+
+function isAlive(holder: Holder): boolean {
+  const startTime = processStartTime(holder.pid);
+  return startTime !== undefined && startTime === holder.startTime;
+}
+
+function readHolder(file: string): Holder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
+  } catch {
+    return undefined;
+  }
+}
+
+function tryCreate(file: string, holder: Holder): boolean {
+  try {
+    fs.writeFileSync(file, JSON.stringify(holder), { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * Removes a dead holder's lock. It is first renamed aside and its token checked, so two processes
+ * that both saw the same dead holder cannot remove a lock a third process has just taken.
+ */
+function breakStaleLock(file: string, stale: Holder): void {
+  const aside = `${file}.stale-${crypto.randomUUID()}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return;
+  }
+  const moved = readHolder(aside);
+  if (moved?.token === stale.token) {
+    fs.rmSync(aside, { force: true });
+    log(`lock ${path.basename(file)}: took over from dead process ${stale.pid}`);
+    return;
+  }
+  try {
+    fs.linkSync(aside, file);
+  } catch {
+    // Someone took the lock meanwhile; the live holder we moved keeps running regardless.
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+export interface LockOptions {
+  dir: string;
+  timeoutMs: number;
+}
+
+export interface Lock {
+  release(): void;
+}
+
+export async function acquireLock(name: string, options: LockOptions): Promise<Lock> {
+  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const file = path.join(options.dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+  const holder: Holder = { ...self, token: crypto.randomUUID() };
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (tryCreate(file, holder)) break;
+    const current = readHolder(file);
+    if (current && !isAlive(current)) {
+      breakStaleLock(file, current);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new DriverError(
+        `another call (pid ${current?.pid ?? 'unknown'}) has held the lock '${name}' for over ${options.timeoutMs / 1000} s; it will be retried`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.random() * POLL_MS));
+  }
+  return {
+    release(): void {
+      if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+export async function withLock<T>(name: string, options: LockOptions, work: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(name, options);
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,97 @@
+// The driver's log: a size-capped file, never stdout or stderr (the kubelet parses those as the
+// reply). Secrets are redacted before a line is written, wherever it came from.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const DEFAULT_LOG_FILE = '/var/log/azure-flexvolume.log';
+const MAX_LOG_BYTES = 10 * 1024 * 1024;
+const MAX_LINE_CHARS = 16 * 1024;
+
+// Values of `key=value` pairs and JSON members that carry secrets, whatever wrote them.
+const SECRET_PATTERNS: RegExp[] = [
+  /((?:password|passwd|pass|accountkey|azurestorageaccountkey|client_secret|aadClientSecret|aadClientCertPassword)\s*[=:]\s*)("?)[^,\s"&]+/gi,
+  /("kubernetes\.io\/secret\/[^"]+"\s*:\s*")[^"]*/g,
+  /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
+];
+
+interface LogState {
+  file: string | undefined;
+  mirrorToStderr: boolean;
+  prefix: string;
+  secrets: Set<string>;
+}
+
+const state: LogState = { file: undefined, mirrorToStderr: false, prefix: `[${process.pid}]`, secrets: new Set() };
+
+export interface LogSetup {
+  file?: string;
+  /** For a person at a terminal (`--verbose`); never set when the kubelet calls. */
+  mirrorToStderr?: boolean;
+  /** Names the driver and call on every line so one file can serve all drivers. */
+  prefix?: string;
+}
+
+export function configureLog(setup: LogSetup): void {
+  if (setup.file !== undefined) state.file = setup.file;
+  if (setup.mirrorToStderr !== undefined) state.mirrorToStderr = setup.mirrorToStderr;
+  if (setup.prefix !== undefined) state.prefix = `${setup.prefix}[${process.pid}]`;
+}
+
+export function logFile(): string {
+  return state.file ?? process.env.FLEXVOLUME_LOG_FILE ?? DEFAULT_LOG_FILE;
+}
+
+/** Registers a value (a storage key, a client secret) that must never appear in the log. */
+export function redactValue(secret: string): void {
+  if (secret.length >= 4) state.secrets.add(secret);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of state.secrets) out = out.split(secret).join('***');
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '$1$2***');
+  return out;
+}
+
+export function log(message: string): void {
+  let text = redact(message);
+  if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)}… (${text.length} chars)`;
+  const line = `${new Date().toISOString()} ${state.prefix} ${text.replace(/\n(?!$)/g, '\n    ')}\n`;
+  appendCapped(line);
+  if (state.mirrorToStderr) {
+    try {
+      fs.writeSync(2, line);
+    } catch {
+      // A closed stderr must not turn into a crash.
+    }
+  }
+}
+
+let fallbackChosen = false;
+
+function appendCapped(line: string): void {
+  const file = logFile();
+  try {
+    rotateIfFull(file);
+    fs.appendFileSync(file, line, { mode: 0o600 });
+  } catch {
+    // An unwritable log (not root, read-only /var/log) falls back to a per-user file in the
+    // temp dir; a log that cannot be written at all is dropped rather than printed.
+    if (fallbackChosen) return;
+    fallbackChosen = true;
+    state.file = path.join(os.tmpdir(), `azure-flexvolume-${process.getuid?.() ?? 'user'}.log`);
+    appendCapped(line);
+  }
+}
+
+function rotateIfFull(file: string): void {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    return;
+  }
+  if (size > MAX_LOG_BYTES) fs.renameSync(file, `${file}.1`);
+}

@@ -1,0 +1,53 @@
+// Small JSON records kept across calls (which disk a PV is, a cached VM read). Writes are atomic
+// (temporary file, fsync, rename), so a crash leaves the old record or the new, never half of one.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export class RecordStore<T> {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  private file(key: string): string {
+    return path.join(this.dir, `${encodeURIComponent(key).replace(/\./g, '%2E')}.json`);
+  }
+
+  read(key: string): T | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.file(key), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(key: string, value: T): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const target = this.file(key);
+    const temporary = path.join(this.dir, `.${path.basename(target)}.${process.pid}.tmp`);
+    const fd = fs.openSync(temporary, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(value));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, target);
+  }
+
+  delete(key: string): void {
+    fs.rmSync(this.file(key), { force: true });
+  }
+
+  keys(): string[] {
+    try {
+      return fs
+        .readdirSync(this.dir)
+        .filter((name) => name.endsWith('.json') && !name.startsWith('.'))
+        .map((name) => decodeURIComponent(name.slice(0, -'.json'.length)));
+    } catch {
+      return [];
+    }
+  }
+}
