@@ -8,7 +8,8 @@ export async function loadDriver(name: DriverName, settings: Settings): Promise<
     case 'nfs':
       return (await import('./nfs.ts')).createNfsDriver(settings);
     case 'azurefile':
+      return (await import('./azurefile.ts')).createAzurefileDriver(settings);
     case 'azuredisk':
-      throw new Error(`the ${name} driver is not built yet`);
+      return (await import('./azuredisk/index.ts')).createAzurediskDriver(settings);
   }
 }
