@@ -21,13 +21,6 @@ const KEY = {
 
 const RESERVED_NAMESPACE = /^([^/]*\.)?(kubernetes\.io|k8s\.io)\//;
 
-const optionsDocument = z.record(z.string(), z.string(), {
-  error: (issue) =>
-    issue.code === 'invalid_type' && issue.expected === 'string'
-      ? `option '${String(issue.path?.[0])}' must be a string (the kubelet passes every option as a string)`
-      : 'the options argument must be a JSON object of strings, as the kubelet passes it',
-});
-
 const baseOptions = z.object({
   [KEY.fsType]: z.string().default(''),
   [KEY.readWrite]: z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }).default('rw'),
@@ -89,11 +82,15 @@ function parseDocument(text: string): Record<string, string> {
   } catch (error) {
     throw new InvalidInput(`the options argument is not valid JSON (${(error as Error).message}): ${text.slice(0, 80)}`);
   }
-  const parsed = optionsDocument.safeParse(value);
-  if (!parsed.success || value === null || Array.isArray(value) || typeof value !== 'object') {
-    throw new InvalidInput(parsed.success ? 'the options argument must be a JSON object' : formatIssues(parsed.error));
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInput('the options argument must be a JSON object of strings, as the kubelet passes it');
   }
-  return parsed.data;
+  for (const [key, member] of Object.entries(value)) {
+    if (typeof member !== 'string') {
+      throw new InvalidInput(`option '${key}' must be a string (the kubelet passes every option as a string)`);
+    }
+  }
+  return value as Record<string, string>;
 }
 
 function userOptionsOf(document: Record<string, string>): Record<string, string> {

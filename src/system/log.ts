@@ -10,7 +10,7 @@ const MAX_LINE_CHARS = 16 * 1024;
 
 // Values of `key=value` pairs and JSON members that carry secrets, whatever wrote them.
 const SECRET_PATTERNS: RegExp[] = [
-  /((?:password|passwd|pass|accountkey|azurestorageaccountkey|client_secret|aadClientSecret|aadClientCertPassword)\s*[=:]\s*)("?)[^,\s"&]+/gi,
+  /((?:password|passwd|accountkey|azurestorageaccountkey|client_secret|client_assertion|aadClientSecret|aadClientCertPassword)"?\s*[=:]\s*"?)[^,\s"&]+/gi,
   /("kubernetes\.io\/secret\/[^"]+"\s*:\s*")[^"]*/g,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
 ];
@@ -50,7 +50,7 @@ export function redactValue(secret: string): void {
 export function redact(text: string): string {
   let out = text;
   for (const secret of state.secrets) out = out.split(secret).join('***');
-  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '$1$2***');
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '$1***');
   return out;
 }
 
