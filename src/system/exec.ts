@@ -1,6 +1,5 @@
 // Child processes: argument arrays only (no shell), bounded time, output captured into the log and
 // never inherited by the caller's stdout/stderr. Secrets go in through `env` or files, never argv.
-import { execa } from 'execa';
 import { DriverError } from '../flexvolume/errors.ts';
 import { log } from './log.ts';
 
@@ -28,6 +27,8 @@ export async function run(command: string, args: readonly string[], options: Run
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const described = [command, ...args].join(' ');
+  // Loaded on first use: calls that run no command (isattached, bad input) skip its start-up cost.
+  const { execa } = await import('execa');
   const result = await execa(command, args, {
     env: { PATH: process.env.PATH || DEFAULT_PATH, ...options.env },
     stdin: options.input === undefined ? 'ignore' : 'pipe',
