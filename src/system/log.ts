@@ -12,6 +12,8 @@ const MAX_LINE_CHARS = 16 * 1024;
 const SECRET_PATTERNS: RegExp[] = [
   /((?:password|passwd|accountkey|azurestorageaccountkey|client_secret|client_assertion|aadClientSecret|aadClientCertPassword)"?\s*[=:]\s*"?)[^,\s"&]+/gi,
   /("kubernetes\.io\/secret\/[^"]+"\s*:\s*")[^"]*/g,
+  // The same member inside a JSON string, as the call line logs the options argument.
+  /(\\"kubernetes\.io\/secret\/[^"\\]+\\"\s*:\s*\\")[^"\\]*/g,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
 ];
 
@@ -69,12 +71,21 @@ export function log(message: string): void {
 }
 
 let fallbackChosen = false;
+let open: { file: string; fd: number } | undefined;
+
+/** Opened once per process (and rotated then, if full): each call writes a few lines at most. */
+function descriptorFor(file: string): number {
+  if (open?.file === file) return open.fd;
+  if (open) fs.closeSync(open.fd);
+  rotateIfFull(file);
+  open = { file, fd: fs.openSync(file, 'a', 0o600) };
+  return open.fd;
+}
 
 function appendCapped(line: string): void {
   const file = logFile();
   try {
-    rotateIfFull(file);
-    fs.appendFileSync(file, line, { mode: 0o600 });
+    fs.writeSync(descriptorFor(file), line);
   } catch {
     // An unwritable log (not root, read-only /var/log) falls back to a per-user file in the
     // temp dir; a log that cannot be written at all is dropped rather than printed.

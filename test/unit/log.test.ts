@@ -13,14 +13,21 @@ describe('log', () => {
     expect(redact('Authorization: Bearer eyJ0eXAi.abc')).toBe('Authorization: Bearer ***');
   });
 
-  test('writes to the file, rotating it past the cap', () => {
+  test('writes to the file, creating its directory', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-test-'));
     const file = path.join(dir, 'sub', 'driver.log');
     configureLog({ file, prefix: 'nfs mount' });
     log('first line\nwith a second');
     const text = fs.readFileSync(file, 'utf8');
     expect(text).toMatch(/^\S+Z nfs mount\[\d+\] first line\n    with a second\n$/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('a call that finds the log past its cap rotates it first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-test-'));
+    const file = path.join(dir, 'driver.log');
     fs.writeFileSync(file, 'x'.repeat(11 * 1024 * 1024));
+    configureLog({ file });
     log('after rotation');
     expect(fs.readFileSync(file, 'utf8')).toMatch(/after rotation\n$/);
     expect(fs.statSync(`${file}.1`).size).toBe(11 * 1024 * 1024);
