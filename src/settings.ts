@@ -19,6 +19,8 @@ export interface Settings {
   azureCredentialFile: string;
   /** Upper bound for one network mount (NFS, SMB). */
   mountTimeoutMs: number;
+  /** How long waitforattach looks for the device: answering before the kubelet's 10 minute kill. */
+  waitForAttachTimeoutMs: number;
   /** azuredisk: attach from the controller-manager, or from the node itself (managed control planes). */
   azurediskMode: AzurediskMode;
 }
@@ -28,6 +30,7 @@ interface ConfigFile {
   logFile?: unknown;
   stateDir?: unknown;
   mountTimeoutSeconds?: unknown;
+  waitForAttachTimeoutSeconds?: unknown;
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -63,6 +66,9 @@ export function loadSettings(executablePath: string, driverName: string, env: No
     azureCredentialFile: asString(env.AZURE_CREDENTIAL_FILE) ?? '/etc/kubernetes/azure.json',
     mountTimeoutMs:
       1000 * (positiveSeconds(env.FLEXVOLUME_MOUNT_TIMEOUT_SECONDS) ?? positiveSeconds(config.mountTimeoutSeconds) ?? 90),
+    waitForAttachTimeoutMs:
+      1000 *
+      (positiveSeconds(env.FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS) ?? positiveSeconds(config.waitForAttachTimeoutSeconds) ?? 570),
     azurediskMode: mode === 'node' ? 'node' : 'controller',
   };
 }

@@ -1,0 +1,50 @@
+// The user's flexVolume.options for azuredisk, one schema for both sides: the controller side
+// reads the disk and how to attach it, the node side the filesystem and its mount options. Every
+// call gets the same document, so each side must accept the keys the other one uses.
+import * as z from 'zod';
+import { InvalidInput } from '../../flexvolume/errors.ts';
+import type { VolumeOptions } from '../../flexvolume/options.ts';
+import { mountOptionList } from '../network-mount.ts';
+
+/** Azure's caching modes, accepted in any letter case (`readonly` is `ReadOnly`). */
+const CACHING_MODES = ['None', 'ReadOnly', 'ReadWrite'] as const;
+
+const cachingMode = z
+  .string()
+  .transform((text) => CACHING_MODES.find((mode) => mode.toLowerCase() === text.trim().toLowerCase()) ?? text)
+  .pipe(z.enum(CACHING_MODES, { error: `must be one of ${CACHING_MODES.join(', ')}` }));
+
+/** The filesystems the node side formats and mounts. */
+export const FILESYSTEMS = ['ext4', 'xfs', 'ext3'] as const;
+export type Filesystem = (typeof FILESYSTEMS)[number];
+
+const filesystem = z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` });
+
+export const azurediskOptions = z.object({
+  diskName: z.string().min(1, 'must name the managed disk'),
+  diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
+  // ReadOnly is Azure's safe default: ReadWrite host caching once cost data on power loss.
+  cachingMode: cachingMode.default('ReadOnly'),
+  kind: z.enum(['Managed'], { error: 'only Managed disks are supported' }).default('Managed'),
+  fsType: filesystem.optional(),
+  mountOptions: mountOptionList.optional(),
+});
+
+export type AzurediskOptions = z.infer<typeof azurediskOptions>;
+
+/**
+ * The filesystem a volume asks for: the PV's fsType, else the `fsType` option, else ext4. Two
+ * different answers are a mistake in the PV, reported rather than guessed.
+ */
+export function requestedFilesystem(volume: VolumeOptions, disk: AzurediskOptions): Filesystem {
+  const fromPv = volume.fsType.trim();
+  if (fromPv === '') return disk.fsType ?? 'ext4';
+  const parsed = filesystem.safeParse(fromPv);
+  if (!parsed.success) {
+    throw new InvalidInput(`fsType '${fromPv}' is not supported for azuredisk; use one of ${FILESYSTEMS.join(', ')}`);
+  }
+  if (disk.fsType !== undefined && disk.fsType !== parsed.data) {
+    throw new InvalidInput(`the PV's fsType is '${parsed.data}' but the fsType option says '${disk.fsType}'; set only one of them`);
+  }
+  return parsed.data;
+}

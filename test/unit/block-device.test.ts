@@ -1,0 +1,109 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  deviceNumberOf,
+  filesystemSizeBytes,
+  fsckMeaning,
+  openBlockDevice,
+  probeSignatures,
+  withFormatSlot,
+} from '../../src/system/block-device.ts';
+import { DriverError } from '../../src/flexvolume/errors.ts';
+import { createLoopPool, MiB, sh } from '../helpers/loop-devices.ts';
+
+/** glibc's makedev: the inverse of what is tested. */
+function makedev(major: bigint, minor: bigint): bigint {
+  return ((major & 0xfffn) << 8n) | ((major & ~0xfffn) << 32n) | (minor & 0xffn) | ((minor & ~0xffn) << 12n);
+}
+
+describe('deviceNumberOf', () => {
+  test.each([
+    [8n, 16n],
+    [7n, 0n],
+    [259n, 3n],
+    // Majors above 4095 and minors above 255 live in the high bits of dev_t.
+    [4660n, 70000n],
+    [0n, 1048575n],
+  ])('%s:%s', (major, minor) => {
+    expect(deviceNumberOf(makedev(major, minor))).toBe(`${major}:${minor}`);
+  });
+
+  test('matches the kernel for a real device', () => {
+    const { rdev } = fs.statSync('/dev/null', { bigint: true });
+    expect(deviceNumberOf(rdev)).toBe('1:3');
+  });
+});
+
+describe('fsckMeaning', () => {
+  test.each([
+    [0, true, 'no errors'],
+    [1, true, 'errors corrected'],
+    [2, true, 'errors corrected, reboot advised'],
+    [4, false, 'errors left uncorrected'],
+    [5, false, 'errors corrected, errors left uncorrected'],
+    [8, false, 'operational error'],
+    [12, false, 'errors left uncorrected, operational error'],
+    [32, false, 'checking canceled'],
+  ])('exit %d: clean %s (%s)', (exitCode, clean, meaning) => {
+    expect(fsckMeaning(exitCode)).toEqual({ exitCode, clean, meaning });
+  });
+});
+
+describe('on a real loop device', () => {
+  const pool = createLoopPool();
+  afterAll(() => pool.detachAll());
+
+  test('probe, open, and filesystem size', async () => {
+    const loop = pool.create('unit', 32 * MiB);
+    expect(await probeSignatures(loop.path)).toEqual({ type: undefined, partitionTable: undefined });
+    const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'block-device-')), 'lun0');
+    fs.symlinkSync(loop.path, link);
+    const { rdev } = fs.statSync(loop.path, { bigint: true });
+    expect(openBlockDevice(link)).toEqual({ path: loop.path, name: loop.name, number: deviceNumberOf(rdev) });
+    sh('mkfs.ext4', ['-q', '-F', loop.path]);
+    expect(await probeSignatures(loop.path)).toEqual({ type: 'ext4', partitionTable: undefined });
+    expect(await filesystemSizeBytes(loop.path, 'ext4')).toBe(32 * MiB);
+    fs.rmSync(path.dirname(link), { recursive: true });
+  });
+
+  test('a path that is not a block device is refused', () => {
+    expect(() => openBlockDevice('/dev/null')).toThrow(/not a block device/);
+    expect(() => openBlockDevice('/dev/disk/azure/scsi1/lun63')).toThrow(DriverError);
+  });
+});
+
+describe('withFormatSlot', () => {
+  let lockDir: string;
+  beforeEach(() => {
+    lockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'format-slots-'));
+  });
+  afterEach(() => fs.rmSync(lockDir, { recursive: true, force: true }));
+
+  test('runs at most two formats at once and frees the slots afterwards', async () => {
+    let running = 0;
+    let most = 0;
+    const work = async () => {
+      running++;
+      most = Math.max(most, running);
+      await sleep(150);
+      running--;
+    };
+    const options = { lockDir, slots: 2, timeoutMs: 10_000 };
+    const started = Date.now();
+    await Promise.all([1, 2, 3, 4].map(() => withFormatSlot(options, work)));
+    expect(most).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(fs.readdirSync(lockDir)).toEqual([]);
+  });
+
+  test('gives up after its timeout while both slots stay taken', async () => {
+    const options = { lockDir, slots: 2, timeoutMs: 10_000 };
+    const hold = () => withFormatSlot(options, () => sleep(1500));
+    const holders = [hold(), hold()];
+    await sleep(50);
+    await expect(withFormatSlot({ ...options, timeoutMs: 300 }, async () => undefined)).rejects.toThrow(/2 other formats/);
+    await Promise.all(holders);
+  });
+});
