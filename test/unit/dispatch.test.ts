@@ -1,0 +1,66 @@
+import { dispatch } from '../../src/flexvolume/dispatch.ts';
+import type { Driver } from '../../src/flexvolume/driver.ts';
+import { DriverError } from '../../src/flexvolume/errors.ts';
+import { success } from '../../src/flexvolume/reply.ts';
+
+const CAPABILITIES = { attach: true, selinuxRelabel: true, supportsMetrics: false, fsGroup: true, requiresFSResize: true };
+const OPTIONS = '{"kubernetes.io/fsType":"","kubernetes.io/pvOrVolumeName":"pv-1","kubernetes.io/readwrite":"rw"}';
+
+function fakeDriver(overrides: Partial<Driver> = {}): Driver {
+  return { name: 'azuredisk', capabilities: () => CAPABILITIES, ...overrides };
+}
+
+describe('dispatch', () => {
+  const logged: string[] = [];
+  const log = (line: string) => logged.push(line);
+
+  test('init answers the capabilities', async () => {
+    expect(await dispatch(fakeDriver(), 'init', [], log)).toEqual({ status: 'Success', capabilities: CAPABILITIES });
+  });
+
+  test('a call the driver leaves out, and an unknown command, answer Not supported', async () => {
+    expect(await dispatch(fakeDriver(), 'getvolumename', [OPTIONS], log)).toEqual({ status: 'Not supported' });
+    expect(await dispatch(fakeDriver(), 'waitfordetach', ['/dev/sdc'], log)).toEqual({ status: 'Not supported' });
+  });
+
+  test('the driver receives typed arguments', async () => {
+    let received: unknown;
+    const driver = fakeDriver({
+      attach: async (args) => {
+        received = args;
+        return success({ device: '0' });
+      },
+    });
+    expect(await dispatch(driver, 'attach', [OPTIONS, 'node-1'], log)).toEqual({ status: 'Success', device: '0' });
+    expect(received).toEqual({ options: { fsType: '', readOnly: false, volumeName: 'pv-1', user: {} }, nodeName: 'node-1' });
+  });
+
+  test('a wrong argument count is a Failure that shows the right shape, before the driver runs', async () => {
+    let called = false;
+    const driver = fakeDriver({ detach: async () => ((called = true), success()) });
+    const reply = await dispatch(driver, 'detach', ['pv-1'], log);
+    expect(reply.status).toBe('Failure');
+    expect(reply.message).toMatch(/detach takes 2 argument\(s\) \(volume-name node-name\), got 1; example: azuredisk detach pv-data/);
+    expect(called).toBe(false);
+  });
+
+  test('an operator error keeps its message; a crash is reported with the call and logged with its stack', async () => {
+    const failing = fakeDriver({
+      detach: async () => {
+        throw new DriverError('disk is owned by VM node-2');
+      },
+      isattached: async () => {
+        throw new TypeError('x is undefined');
+      },
+    });
+    expect(await dispatch(failing, 'detach', ['pv-1', 'node-1'], log)).toEqual({
+      status: 'Failure',
+      message: 'detach failed: disk is owned by VM node-2',
+    });
+    expect(await dispatch(failing, 'isattached', [OPTIONS, 'node-1'], log)).toEqual({
+      status: 'Failure',
+      message: 'isattached failed: x is undefined',
+    });
+    expect(logged.some((line) => line.startsWith('isattached crashed: TypeError: x is undefined'))).toBe(true);
+  });
+});
