@@ -1,7 +1,232 @@
-// Placeholder until the controller side lands: every call answers Not supported.
-import type { DriverCalls } from '../../flexvolume/driver.ts';
+// The controller side of azuredisk: attach, detach and isattached, which kube-controller-manager
+// calls (attach capability true). They talk to Azure Resource Manager with the credentials in
+// azure.json; the Azure SDK is loaded only here, on first use, so `init` and the node-side calls
+// never pay for it.
+//
+// detach gets nothing but the PV name and the node name, so attach records which disk each PV is
+// (a RecordStore in the state dir), and isattached, which the controller-manager runs every minute
+// for every attached volume, rewrites that record when it is missing or differs: a controller-manager
+// that moved to another host re-learns within a minute every volume it still tracks. For a PV it no
+// longer tracks, detach without a record falls back to the node's VM as ARM reports it:
+//   1. a data disk whose Azure disk name is the PV name (the convention for static PVs: name the PV
+//      after its disk) is that PV's disk;
+//   2. otherwise, when every data disk on the VM belongs to another recorded PV (or there are none),
+//      the PV's disk is not on that VM and detach answers Success;
+//   3. otherwise it answers Failure naming the unaccounted disks, rather than guessing which one to
+//      pull from under a running workload. Running `isattached` with the PV's options on this host
+//      restores the record; detaching the disk in Azure also ends the retries.
+// (The data disk entry's own `name` cannot carry the PV name: ARM requires it to equal the managed
+// disk's name, "Changing property 'dataDisk.name' is not allowed".)
+import * as path from 'node:path';
+import type { CallArgs, DriverCalls } from '../../flexvolume/driver.ts';
+import { DriverError, InvalidInput } from '../../flexvolume/errors.ts';
+import { parseDriverOptions } from '../../flexvolume/options.ts';
+import { success, type Reply } from '../../flexvolume/reply.ts';
+import { VERSION } from '../../invocation.ts';
 import type { Settings } from '../../settings.ts';
+import { log } from '../../system/log.ts';
+import { RecordStore } from '../../system/state.ts';
+import { explainAzureError } from '../../azure/arm-errors.ts';
+import type { ArmSession } from '../../azure/arm-session.ts';
+import { findDataDisk, sameDiskId, type CachingMode } from '../../azure/data-disks.ts';
+import { parseDiskUri } from '../../azure/disk-uri.ts';
+import type { Machine } from '../../azure/machines.ts';
+import { azurediskOptions, type AzurediskOptions } from './options.ts';
 
-export function createControllerCalls(_settings: Settings): Pick<DriverCalls, 'attach' | 'detach' | 'isattached'> {
-  return {};
+/** Host caching is not supported on disks of 4 TiB and more (azuredisk-csi-driver diskCachingLimit). */
+const CACHING_LIMIT_GB = 4096;
+/** Far below the controller-manager's patience, far above a slow VM update (30 to 60 s). */
+const UPDATE_TIMEOUT_MS = 5 * 60_000;
+/** isattached runs every minute per volume; it must not pile up behind itself. */
+const ISATTACHED_TIMEOUT_MS = 60_000;
+const WATCHDOG_GRACE_MS = 5000;
+
+interface VolumeRecord {
+  diskUri: string;
+  diskName: string;
+}
+
+export function createControllerCalls(settings: Settings): Pick<DriverCalls, 'attach' | 'detach' | 'isattached'> {
+  const volumes = new RecordStore<VolumeRecord>(path.join(settings.stateDir, 'azuredisk', 'volumes'));
+
+  async function withArm<T>(timeoutMs: number, what: string, work: (arm: ArmSession) => Promise<T>): Promise<T> {
+    const { openArmSession } = await import('../../azure/arm-session.ts');
+    const arm = await openArmSession({
+      credentialFile: settings.azureCredentialFile,
+      stateDir: settings.stateDir,
+      timeoutMs,
+      userAgent: `azure-flexvolume/${VERSION}`,
+    });
+    // The deadline aborts every request and wait; the watchdog answers even if something
+    // ignores the signal, so the controller-manager always gets its reply.
+    let watchdog: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => reject(arm.timedOut(what)), timeoutMs + WATCHDOG_GRACE_MS);
+    });
+    try {
+      return await Promise.race([work(arm), expired]);
+    } catch (error) {
+      if (arm.signal.aborted && !(error instanceof DriverError)) throw arm.timedOut(what);
+      throw explainAzureError(error, arm.credentialDescription);
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  function remember(volumeName: string, record: VolumeRecord): void {
+    if (volumeName === '') return;
+    const known = volumes.read(volumeName);
+    if (known !== undefined && sameDiskId(known.diskUri, record.diskUri)) return;
+    volumes.write(volumeName, record);
+  }
+
+  async function requireMachine(arm: ArmSession, nodeName: string): Promise<Machine> {
+    const machine = await arm.resolveNode(nodeName);
+    if (machine !== undefined) return machine;
+    const { vmType, resourceGroup } = arm.config;
+    throw new DriverError(
+      vmType === 'vmss'
+        ? `no VM or scale-set instance in resource group ${resourceGroup} has the computer name ${nodeName}; check resourceGroup (and primaryScaleSetName) in ${arm.config.file}`
+        : `no VM named ${nodeName} in resource group ${resourceGroup}; check resourceGroup and vmType (vmss for scale sets) in ${arm.config.file}`,
+    );
+  }
+
+  function chooseCaching(options: AzurediskOptions, sizeGB: number): CachingMode {
+    if (sizeGB < CACHING_LIMIT_GB || options.cachingMode === 'None') return options.cachingMode;
+    log(`disk ${options.diskName} is ${sizeGB} GiB; Azure supports no host caching from ${CACHING_LIMIT_GB} GiB, so cachingMode None replaces ${options.cachingMode}`);
+    return 'None';
+  }
+
+  async function attach({ options, nodeName }: CallArgs['attach']): Promise<Reply> {
+    const disk = parseDriverOptions(azurediskOptions, options.user);
+    checkDiskUri(disk.diskURI);
+    return withArm(UPDATE_TIMEOUT_MS, `attaching ${disk.diskName} to ${nodeName}`, async (arm) => {
+      const machine = await requireMachine(arm, nodeName);
+      const info = await arm.getDisk(disk.diskURI);
+      if (info === undefined) {
+        throw new DriverError(`disk ${disk.diskURI} does not exist (or the credential cannot see it); check the PV's diskURI`);
+      }
+      if (info.managedBy !== undefined && !sameDiskId(info.managedBy, machine.id)) {
+        throw new DriverError(
+          `disk ${info.name} is attached to ${describeOwner(info.managedBy)}, not to node ${nodeName}; ` +
+            'it is not detached from there while it may be in use: stop the pod on that node (or detach it in Azure) and the attach is retried',
+        );
+      }
+      const record = { diskUri: info.id, diskName: info.name };
+      if (info.managedBy !== undefined) {
+        const lun = await attachedLun(arm, machine, info.id);
+        if (lun !== undefined) {
+          remember(options.volumeName, record);
+          log(`disk ${info.name} is already attached to ${nodeName} at LUN ${lun}`);
+          return success({ device: String(lun) });
+        }
+      }
+      const outcome = await arm.changeDataDisks(machine.ref, {
+        op: 'attach',
+        diskUri: info.id,
+        diskName: info.name,
+        caching: chooseCaching(disk, info.sizeGB),
+        writeAcceleratorEnabled: info.writeAcceleratorEnabled,
+      });
+      switch (outcome.status) {
+        case 'attached':
+          remember(options.volumeName, record);
+          log(`disk ${info.name} is attached to ${nodeName} at LUN ${outcome.lun}`);
+          // The LUN as a bare number: what the in-tree azure_dd returned and the node side reads.
+          return success({ device: String(outcome.lun) });
+        case 'machine-gone':
+          throw new DriverError(`the VM of node ${nodeName} disappeared during the attach`);
+        case 'failed':
+          throw new DriverError(outcome.message);
+        case 'detached':
+          throw new DriverError(`attach of ${info.name} ended as a detach; this is a driver bug`);
+      }
+    });
+  }
+
+  /** The disk's LUN on the machine, reading ARM again when the cached model does not show it yet. */
+  async function attachedLun(arm: ArmSession, machine: Machine, diskUri: string): Promise<number | undefined> {
+    let entry = findDataDisk(machine.dataDisks, diskUri);
+    if (entry === undefined) entry = findDataDisk((await arm.readMachine(machine.ref, { fresh: true }))?.dataDisks ?? [], diskUri);
+    return entry !== undefined && entry.toBeDetached !== true ? entry.lun : undefined;
+  }
+
+  async function isattached({ options, nodeName }: CallArgs['isattached']): Promise<Reply> {
+    const disk = parseDriverOptions(azurediskOptions, options.user);
+    checkDiskUri(disk.diskURI);
+    return withArm(ISATTACHED_TIMEOUT_MS, `checking ${disk.diskName} on ${nodeName}`, async (arm) => {
+      const machine = await arm.resolveNode(nodeName);
+      const entry = machine === undefined ? undefined : findDataDisk(machine.dataDisks, disk.diskURI);
+      // An entry marked toBeDetached is on its way out: not attached for the controller-manager.
+      const attached = entry !== undefined && entry.toBeDetached !== true;
+      if (attached) remember(options.volumeName, { diskUri: entry.managedDisk?.id ?? disk.diskURI, diskName: entry.name ?? disk.diskName });
+      return success({ attached });
+    });
+  }
+
+  async function detach({ volumeName, nodeName }: CallArgs['detach']): Promise<Reply> {
+    return withArm(UPDATE_TIMEOUT_MS, `detaching ${volumeName} from ${nodeName}`, async (arm) => {
+      const machine = await arm.resolveNode(nodeName);
+      if (machine === undefined) {
+        log(`node ${nodeName} has no VM any more; ${volumeName} counts as detached`);
+        return success({ message: `the VM of node ${nodeName} no longer exists` });
+      }
+      const diskUri = volumes.read(volumeName)?.diskUri ?? (await findUnrecordedDisk(arm, machine, volumeName));
+      if (diskUri === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
+      const outcome = await arm.changeDataDisks(machine.ref, { op: 'detach', diskUri });
+      switch (outcome.status) {
+        case 'detached':
+        case 'machine-gone':
+          log(`${volumeName} (${diskUri}) is detached from ${nodeName}`);
+          return success();
+        case 'failed':
+          throw new DriverError(outcome.message);
+        case 'attached':
+          throw new DriverError(`detach of ${volumeName} ended as an attach; this is a driver bug`);
+      }
+    });
+  }
+
+  /** The fallback described at the top of this file, for a PV this host has no record of. */
+  async function findUnrecordedDisk(arm: ArmSession, machine: Machine, volumeName: string): Promise<string | undefined> {
+    const current = await arm.readMachine(machine.ref, { fresh: true });
+    const dataDisks = (current ?? machine).dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
+    const named = dataDisks.find((entry) => entry.name?.toLowerCase() === volumeName.toLowerCase());
+    if (named?.managedDisk?.id !== undefined) {
+      log(`no record of ${volumeName}; the data disk named like it is ${named.managedDisk.id}`);
+      return named.managedDisk.id;
+    }
+    const recorded = volumes.keys().flatMap((key) => volumes.read(key)?.diskUri ?? []);
+    const unaccounted = dataDisks.filter((entry) => !recorded.some((uri) => sameDiskId(entry.managedDisk?.id, uri)));
+    if (unaccounted.length === 0) {
+      log(`no record of ${volumeName}, and every data disk of ${machineName(machine)} belongs to another volume: nothing to detach`);
+      return undefined;
+    }
+    throw new DriverError(
+      `this host has no record of which disk ${volumeName} is (it was attached from another host?), and ${machineName(machine)} ` +
+        `has disks no volume here accounts for: ${unaccounted.map((entry) => entry.name ?? entry.managedDisk?.id).join(', ')}. ` +
+        `Run "azuredisk isattached '<options of the PV>' <node>" on this host to restore the record, or detach the disk in Azure`,
+    );
+  }
+
+  return { attach, detach, isattached };
+}
+
+function machineName(machine: Machine): string {
+  return machine.computerName ?? (machine.ref.kind === 'vm' ? machine.ref.name : machine.ref.instanceId);
+}
+
+function checkDiskUri(diskUri: string): void {
+  try {
+    parseDiskUri(diskUri);
+  } catch (error) {
+    throw new InvalidInput(`option 'diskURI': ${(error as Error).message}`);
+  }
+}
+
+/** A VM or scale-set instance named for a person, from its resource id. */
+function describeOwner(resourceId: string): string {
+  const instance = /\/virtualMachineScaleSets\/([^/]+)\/virtualMachines\/([^/]+)$/i.exec(resourceId);
+  if (instance) return `instance ${instance[2]} of scale set ${instance[1]} (${resourceId})`;
+  return `VM ${resourceId.slice(resourceId.lastIndexOf('/') + 1)} (${resourceId})`;
 }

@@ -1,0 +1,129 @@
+// A node's machine in ARM: a standalone VM (availability set, VMSS Flex) or a uniform scale-set
+// instance. Both are read the same way and their data disks are changed the same way; only the
+// API differs (VM PUT as cloud-provider-azure does, or the scale-set VM PUT).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ComputeManagementClient, DataDisk, VirtualMachine, VirtualMachineScaleSetVM } from '@azure/arm-compute';
+import { isNotFound } from './arm-errors.ts';
+
+export type MachineRef =
+  | { kind: 'vm'; resourceGroup: string; name: string }
+  | { kind: 'vmss'; resourceGroup: string; scaleSet: string; instanceId: string };
+
+/** What the driver needs of a machine; small enough to cache as JSON. */
+export interface Machine {
+  ref: MachineRef;
+  id: string;
+  location: string;
+  provisioningState: string;
+  computerName: string | undefined;
+  dataDisks: DataDisk[];
+}
+
+/** Lower-cased: ARM names are case-insensitive, and the key names cache files and locks. */
+export function machineKey(ref: MachineRef): string {
+  const parts = ref.kind === 'vm' ? [ref.resourceGroup, ref.name] : [ref.resourceGroup, ref.scaleSet, ref.instanceId];
+  return parts.join('~').toLowerCase();
+}
+
+export function describeMachine(ref: MachineRef): string {
+  return ref.kind === 'vm'
+    ? `VM '${ref.name}' (resource group ${ref.resourceGroup})`
+    : `scale-set instance ${ref.instanceId} of '${ref.scaleSet}' (resource group ${ref.resourceGroup})`;
+}
+
+export function machineResourceId(subscriptionId: string, ref: MachineRef): string {
+  const base = `/subscriptions/${subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Compute`;
+  return ref.kind === 'vm'
+    ? `${base}/virtualMachines/${ref.name}`
+    : `${base}/virtualMachineScaleSets/${ref.scaleSet}/virtualMachines/${ref.instanceId}`;
+}
+
+function toMachine(ref: MachineRef, vm: VirtualMachine | VirtualMachineScaleSetVM): Machine {
+  return {
+    ref,
+    id: vm.id ?? '',
+    location: vm.location,
+    provisioningState: vm.provisioningState ?? 'Unknown',
+    computerName: vm.osProfile?.computerName,
+    dataDisks: vm.storageProfile?.dataDisks ?? [],
+  };
+}
+
+/** undefined when the VM or instance does not exist (deleted, or a wrong name). */
+export async function fetchMachine(client: ComputeManagementClient, ref: MachineRef, signal: AbortSignal): Promise<Machine | undefined> {
+  try {
+    const vm =
+      ref.kind === 'vm'
+        ? await client.virtualMachines.get(ref.resourceGroup, ref.name, { abortSignal: signal })
+        : await client.virtualMachineScaleSetVMs.get(ref.resourceGroup, ref.scaleSet, ref.instanceId, { abortSignal: signal });
+    return toMachine(ref, vm);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function listScaleSetMachines(
+  client: ComputeManagementClient,
+  resourceGroup: string,
+  scaleSet: string,
+  signal: AbortSignal,
+): Promise<Machine[]> {
+  const machines: Machine[] = [];
+  for await (const vm of client.virtualMachineScaleSetVMs.list(resourceGroup, scaleSet, { abortSignal: signal })) {
+    machines.push(toMachine({ kind: 'vmss', resourceGroup, scaleSet, instanceId: vm.instanceId ?? '' }, vm));
+  }
+  return machines;
+}
+
+/**
+ * Replaces the machine's data disk list (undefined: an empty update, which is how a VM in Failed
+ * state is repaired) and returns the machine as ARM reports it once the operation is done.
+ */
+export async function updateDataDisks(
+  client: ComputeManagementClient,
+  machine: Machine,
+  dataDisks: DataDisk[] | undefined,
+  signal: AbortSignal,
+): Promise<Machine> {
+  const { ref, location } = machine;
+  const storageProfile = dataDisks === undefined ? {} : { storageProfile: { dataDisks } };
+  const options = { abortSignal: signal };
+  if (ref.kind === 'vmss') {
+    const poller = client.virtualMachineScaleSetVMs.update(ref.resourceGroup, ref.scaleSet, ref.instanceId, { location, ...storageProfile }, options);
+    return toMachine(ref, await settle(poller, signal));
+  }
+  const poller =
+    dataDisks === undefined
+      ? client.virtualMachines.update(ref.resourceGroup, ref.name, {}, options)
+      : client.virtualMachines.createOrUpdate(ref.resourceGroup, ref.name, { location, ...storageProfile }, options);
+  return toMachine(ref, await settle(poller, signal));
+}
+
+interface Poller<T> {
+  submitted(): Promise<void>;
+  readonly isDone: boolean;
+  readonly result?: T;
+  poll(options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+
+const MIN_POLL_MS = 100;
+const MAX_POLL_MS = 2000;
+
+/**
+ * Polls a long-running operation to its end, each wait a quarter of the time spent so far: a
+ * quick update is noticed within 25 % of its duration, and a 10 to 60 s VM update settles at a
+ * poll every 2 s, a pace ARM's read quota easily affords.
+ */
+async function settle<T>(poller: Poller<T>, signal: AbortSignal): Promise<T> {
+  const started = Date.now();
+  await poller.submitted();
+  while (!poller.isDone) {
+    await sleep(Math.min(Math.max((Date.now() - started) / 4, MIN_POLL_MS), MAX_POLL_MS), undefined, { signal });
+    await poller.poll({ abortSignal: signal });
+  }
+  // A failed operation throws from poll(); one that failed at once throws here.
+  await poller.poll({ abortSignal: signal });
+  if (poller.result === undefined) throw new Error('the long-running operation ended without a result');
+  return poller.result;
+}
