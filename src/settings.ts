@@ -2,6 +2,7 @@
 // installer writes `<driver>.conf.json` next to the executable; environment variables override it
 // for tests and for a person debugging by hand. Deliberately free of zod: `init` reads this too.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_LOG_FILE } from './system/log.ts';
 
@@ -23,6 +24,11 @@ export interface Settings {
   waitForAttachTimeoutMs: number;
   /** azuredisk: attach from the controller-manager, or from the node itself (managed control planes). */
   azurediskMode: AzurediskMode;
+  /**
+   * This node's Kubernetes name, for node mode, where `mount` gets no node name. The installer
+   * writes it from the DaemonSet's spec.nodeName; the host name (as the kubelet defaults it) else.
+   */
+  nodeName: string;
 }
 
 interface ConfigFile {
@@ -31,6 +37,7 @@ interface ConfigFile {
   stateDir?: unknown;
   mountTimeoutSeconds?: unknown;
   waitForAttachTimeoutSeconds?: unknown;
+  nodeName?: unknown;
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -70,5 +77,6 @@ export function loadSettings(executablePath: string, driverName: string, env: No
       1000 *
       (positiveSeconds(env.FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS) ?? positiveSeconds(config.waitForAttachTimeoutSeconds) ?? 570),
     azurediskMode: mode === 'node' ? 'node' : 'controller',
+    nodeName: asString(env.FLEXVOLUME_NODE_NAME) ?? asString(config.nodeName) ?? os.hostname().toLowerCase(),
   };
 }

@@ -38,6 +38,8 @@ export interface ScsiFixture {
   env: Record<string, string>;
   /** Adds a disk as the kernel does (device node, sysfs), then the udev links. */
   addDisk(disk: FixtureDisk): void;
+  /** Removes a disk as a hot unplug does: udev links, sysfs entries, device node. */
+  removeDisk(disk: FixtureDisk): void;
   /** An NVMe data disk: a device node and its udev links, no SCSI device in sysfs. */
   addNvmeDisk(disk: { device: string; links: string[] }): void;
   /** What was last written to a host's `scan` file ('' when never). */
@@ -102,6 +104,15 @@ export function createScsiFixture(dir: string): ScsiFixture {
       relativeLink(deviceDir, path.join(sysRoot, 'bus/scsi/devices', disk.address));
       // Then udev.
       for (const link of disk.links ?? []) relativeLink(path.join(devRoot, name), path.join(devRoot, link));
+    },
+    removeDisk(disk) {
+      const [host = '', channel = '', target = ''] = disk.address.split(':');
+      const name = path.basename(disk.device);
+      for (const link of disk.links ?? []) fs.rmSync(path.join(devRoot, link), { force: true });
+      fs.rmSync(path.join(sysRoot, 'bus/scsi/devices', disk.address), { force: true });
+      fs.rmSync(path.join(sysRoot, 'class/block', name), { force: true });
+      fs.rmSync(path.join(hostDir(disk.controller, host), `target${host}:${channel}:${target}`, disk.address), { recursive: true, force: true });
+      fs.rmSync(path.join(devRoot, name), { force: true });
     },
     addNvmeDisk(disk) {
       const name = path.basename(disk.device);

@@ -46,7 +46,21 @@ interface VolumeRecord {
   diskName: string;
 }
 
-export function createControllerCalls(settings: Settings): Pick<DriverCalls, 'attach' | 'detach' | 'isattached'> {
+export type ControllerCalls = Pick<DriverCalls, 'attach' | 'detach' | 'isattached'>;
+
+export interface DetachRequest {
+  volumeName: string;
+  nodeName: string;
+  /** Where the node saw the disk, for node mode: names the disk when this host has no record of it. */
+  lun?: number;
+}
+
+export interface ControllerSide {
+  calls: ControllerCalls;
+  detachVolume(request: DetachRequest): Promise<Reply>;
+}
+
+export function createControllerSide(settings: Settings): ControllerSide {
   const volumes = new RecordStore<VolumeRecord>(path.join(settings.stateDir, 'azuredisk', 'volumes'));
 
   async function withArm<T>(timeoutMs: number, what: string, work: (arm: ArmSession) => Promise<T>): Promise<T> {
@@ -164,14 +178,14 @@ export function createControllerCalls(settings: Settings): Pick<DriverCalls, 'at
     });
   }
 
-  async function detach({ volumeName, nodeName }: CallArgs['detach']): Promise<Reply> {
+  async function detachVolume({ volumeName, nodeName, lun }: DetachRequest): Promise<Reply> {
     return withArm(UPDATE_TIMEOUT_MS, `detaching ${volumeName} from ${nodeName}`, async (arm) => {
       const machine = await arm.resolveNode(nodeName);
       if (machine === undefined) {
         log(`node ${nodeName} has no VM any more; ${volumeName} counts as detached`);
         return success({ message: `the VM of node ${nodeName} no longer exists` });
       }
-      const diskUri = volumes.read(volumeName)?.diskUri ?? (await findUnrecordedDisk(arm, machine, volumeName));
+      const diskUri = volumes.read(volumeName)?.diskUri ?? (await findUnrecordedDisk(arm, machine, volumeName, lun));
       if (diskUri === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
       const outcome = await arm.changeDataDisks(machine.ref, { op: 'detach', diskUri });
       switch (outcome.status) {
@@ -188,9 +202,14 @@ export function createControllerCalls(settings: Settings): Pick<DriverCalls, 'at
   }
 
   /** The fallback described at the top of this file, for a PV this host has no record of. */
-  async function findUnrecordedDisk(arm: ArmSession, machine: Machine, volumeName: string): Promise<string | undefined> {
+  async function findUnrecordedDisk(arm: ArmSession, machine: Machine, volumeName: string, lun: number | undefined): Promise<string | undefined> {
     const current = await arm.readMachine(machine.ref, { fresh: true });
     const dataDisks = (current ?? machine).dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
+    const atLun = lun === undefined ? undefined : dataDisks.find((entry) => entry.lun === lun);
+    if (atLun?.managedDisk?.id !== undefined) {
+      log(`no record of ${volumeName}; the node saw it at LUN ${lun}, where ${machineName(machine)} has ${atLun.managedDisk.id}`);
+      return atLun.managedDisk.id;
+    }
     const named = dataDisks.find((entry) => entry.name?.toLowerCase() === volumeName.toLowerCase());
     if (named?.managedDisk?.id !== undefined) {
       log(`no record of ${volumeName}; the data disk named like it is ${named.managedDisk.id}`);
@@ -209,7 +228,10 @@ export function createControllerCalls(settings: Settings): Pick<DriverCalls, 'at
     );
   }
 
-  return { attach, detach, isattached };
+  return {
+    calls: { attach, isattached, detach: ({ volumeName, nodeName }: CallArgs['detach']) => detachVolume({ volumeName, nodeName }) },
+    detachVolume,
+  };
 }
 
 function machineName(machine: Machine): string {

@@ -294,3 +294,15 @@ export async function waitForDisk(lun: number, roots: DiscoveryRoots, options: W
     await sleep(Math.min(options.pollMs, options.timeoutMs - elapsed));
   }
 }
+
+/**
+ * The LUN of the data disk that is `blockName` (e.g. `sdc`), found the same way waitforattach
+ * finds a disk, so an unmount can name the disk to detach when no record of it survived.
+ */
+export function findLunOfDevice(blockName: string, roots: DiscoveryRoots, luns: Iterable<number>): number | undefined {
+  for (const lun of luns) {
+    const lookup = findDiskByLun(lun, roots);
+    if ('found' in lookup && lookup.found.blockName === blockName) return lun;
+  }
+  return undefined;
+}

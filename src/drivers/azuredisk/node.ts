@@ -42,7 +42,7 @@ const UNMOUNT_TIMEOUT_MS = 60_000;
 /** Azure grows disks in whole GiB; a filesystem within this of its device's size already fills it. */
 const GROWTH_THRESHOLD_BYTES = 16 * 1024 * 1024;
 
-type NodeCalls = Pick<DriverCalls, 'waitforattach' | 'mountdevice' | 'unmountdevice' | 'expandfs'>;
+export type NodeCalls = Pick<DriverCalls, 'waitforattach' | 'mountdevice' | 'unmountdevice' | 'expandfs'>;
 
 interface NodeContext {
   settings: Settings;

@@ -1,0 +1,149 @@
+// azuredisk in node mode (no controller-manager involvement): the kubelet calls only mount and
+// unmount, and the node attaches the disk to its own VM. Against the ARM simulator, with loop
+// devices playing the disks and a simulated hypervisor hot-plugging them into the fixture sysfs.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
+import { simulateAzureHost, type AzureHost } from '../helpers/azure-host.ts';
+import { goJson, mountOptions, type CallResult } from '../helpers/kubelet.ts';
+import { createLoopPool, MiB } from '../helpers/loop-devices.ts';
+import { BUILDS, createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.ts';
+import { createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
+
+const pool = createLoopPool();
+afterAll(() => pool.detachAll());
+
+const POD_A = '11111111-aaaa-4a4a-9c9c-000000000001';
+const POD_B = '22222222-bbbb-4a4a-9c9c-000000000002';
+
+describe.each(BUILDS)('azuredisk node mode ($name)', ({ file }) => {
+  let sim: ArmSimulator;
+  let fixture: ScsiFixture;
+  let sandbox: Sandbox;
+  let host: AzureHost;
+
+  beforeEach(async () => {
+    sim = await startArmSimulator({ updateLatencyMs: 20 });
+    sim.addVM({ name: 'node-1' });
+    sim.addVM({ name: 'node-2' });
+    const devices = new Map<string, string>();
+    for (const name of ['disk-a', 'disk-b']) {
+      sim.addDisk({ name, sizeGB: 1 });
+      devices.set(name, pool.create(name, 64 * MiB).path);
+    }
+    fixture = createScsiFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'azuredisk-node-mode-')));
+    host = simulateAzureHost({ sim, fixture, vmName: 'node-1', devices });
+    sandbox = createSandbox(file, {
+      ...fixture.env,
+      AZURE_CREDENTIAL_FILE: path.join(fixture.dir, 'azure.json'),
+      NODE_EXTRA_CA_CERTS: sim.caCertPath,
+      FLEXVOLUME_AZUREDISK_MODE: 'node',
+      FLEXVOLUME_NODE_NAME: 'node-1',
+    });
+    fs.writeFileSync(path.join(fixture.dir, 'azure.json'), JSON.stringify(sim.cloudConfig()));
+  });
+
+  afterEach(async () => {
+    host.stop();
+    await sandbox.cleanup();
+    await sim.close();
+    fixture.cleanup();
+  });
+
+  const diskUri = (name: string) => `/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.Compute/disks/${name}`;
+  const podDir = (pod: string, pv = 'pv-a') => sandbox.podVolumeDir('azuredisk', pv, pod);
+  const globalPath = (pv = 'pv-a') => sandbox.deviceMountPath('azuredisk', pv);
+  const dataDisks = (vm = 'node-1') => sim.getVM(vm)?.properties.storageProfile.dataDisks.map((disk) => disk.name) ?? [];
+
+  function mount(pod: string, options: { pv?: string; disk?: string; readOnly?: boolean } = {}): Promise<CallResult> {
+    const pv = options.pv ?? 'pv-a';
+    const disk = options.disk ?? 'disk-a';
+    const dir = podDir(pod, pv);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 }); // the kubelet's prepareForMount
+    const json = goJson(mountOptions({ diskName: disk, diskURI: diskUri(disk) }, { volumeName: pv, fsGroup: 2000, readOnly: options.readOnly ?? false }));
+    return sandbox.call('azuredisk', ['mount', dir, json]);
+  }
+  const unmount = (pod: string, pv = 'pv-a') => sandbox.call('azuredisk', ['unmount', podDir(pod, pv)]);
+
+  test('init reports attach false, so the kubelet needs no controller-manager driver', async () => {
+    const reply = await sandbox.call('azuredisk', ['init']);
+    expect(reply.capabilities).toEqual({ attach: false, selinuxRelabel: true, supportsMetrics: true, fsGroup: true, requiresFSResize: true });
+  });
+
+  test('two pods share the volume; the disk is detached only after the second leaves', async () => {
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success', exitCode: 0 });
+    expect(dataDisks()).toEqual(['disk-a']);
+    expect(mountsUnder(sandbox.dir)).toEqual(expect.arrayContaining([globalPath(), podDir(POD_A)]));
+    fs.writeFileSync(path.join(podDir(POD_A), 'data.txt'), 'written by pod A');
+    const putsAfterFirst = sim.count({ method: 'PUT', kind: 'arm' });
+
+    expect(await mount(POD_B)).toMatchObject({ status: 'Success' });
+    expect(sim.count({ method: 'PUT', kind: 'arm' })).toBe(putsAfterFirst);
+    expect(fs.readFileSync(path.join(podDir(POD_B), 'data.txt'), 'utf8')).toBe('written by pod A');
+    expect(await mount(POD_B)).toMatchObject({ status: 'Success', message: 'already mounted' });
+
+    expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(fs.existsSync(podDir(POD_A))).toBe(false);
+    expect(dataDisks()).toEqual(['disk-a']);
+    expect(mountsUnder(sandbox.dir)).toContain(globalPath());
+    expect(fs.readFileSync(path.join(podDir(POD_B), 'data.txt'), 'utf8')).toBe('written by pod A');
+
+    expect(await unmount(POD_B)).toMatchObject({ status: 'Success' });
+    expect(mountsUnder(sandbox.dir)).toEqual([]);
+    expect(dataDisks()).toEqual([]);
+    expect(sim.getDisk('disk-a')?.managedBy).toBeUndefined();
+    expect(await unmount(POD_B)).toMatchObject({ status: 'Success' });
+
+    // The data survived the detach: a new pod finds it on the disk.
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(fs.readFileSync(path.join(podDir(POD_A), 'data.txt'), 'utf8')).toBe('written by pod A');
+    expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
+  });
+
+  test('a read-only pod gets a read-only bind mount', async () => {
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(await mount(POD_B, { readOnly: true })).toMatchObject({ status: 'Success' });
+    expect(() => fs.writeFileSync(path.join(podDir(POD_B), 'x'), 'x')).toThrow(/EROFS|read-only/);
+    fs.writeFileSync(path.join(podDir(POD_A), 'x'), 'x');
+  });
+
+  test('mounts and unmounts racing on one volume never detach a disk in use nor leak one', async () => {
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    for (let round = 0; round < 3; round++) {
+      const [left, joined] = await Promise.all([unmount(POD_A), mount(POD_B)]);
+      expect(left.status).toBe('Success');
+      expect(joined.status).toBe('Success');
+      expect(dataDisks()).toEqual(['disk-a']);
+      fs.writeFileSync(path.join(podDir(POD_B), `round-${round}`), 'still writable');
+      const [back, gone] = await Promise.all([mount(POD_A), unmount(POD_B)]);
+      expect(back.status).toBe('Success');
+      expect(gone.status).toBe('Success');
+      expect(dataDisks()).toEqual(['disk-a']);
+      expect(fs.readdirSync(podDir(POD_A))).toContain(`round-${round}`);
+    }
+    expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(dataDisks()).toEqual([]);
+    expect(mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  test('a kubelet restart that lost the state directory still ends in a detach', async () => {
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(await mount(POD_B, { pv: 'pv-b', disk: 'disk-b' })).toMatchObject({ status: 'Success' });
+    fs.rmSync(sandbox.stateDir, { recursive: true, force: true });
+    expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(dataDisks()).toEqual(['disk-b']);
+    expect(await unmount(POD_B, 'pv-b')).toMatchObject({ status: 'Success' });
+    expect(dataDisks()).toEqual([]);
+  });
+
+  test('a disk attached to another VM is never taken from it', async () => {
+    sim.attachDirectly('node-2', 'disk-a', 0);
+    const reply = await mount(POD_A);
+    expect(reply.status).toBe('Failure');
+    expect(reply.message).toMatch(/attached to VM node-2/);
+    expect(dataDisks('node-2')).toEqual(['disk-a']);
+    expect(dataDisks()).toEqual([]);
+    expect(mountsUnder(sandbox.dir)).toEqual([]);
+  });
+});
