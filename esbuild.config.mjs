@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
+import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETER } from './src/install/reserved-paths.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -66,6 +67,22 @@ function buildSingleExecutable() {
     [require.resolve('postject/dist/cli.js'), staging, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  reservePathRoom(staging);
   fs.renameSync(staging, output);
   fs.rmSync(blob);
+}
+
+// Room in PT_INTERP and DT_RUNPATH for the installer to point the binary at the glibc it ships in
+// the plugin dir (src/install/reserved-paths.ts). This must come AFTER postject: postject's ELF
+// writer corrupts the string table patchelf moves ("error while loading shared libraries: 1_"),
+// while patchelf on the injected binary keeps the SEA note intact.
+function reservePathRoom(file) {
+  try {
+    // Its warnings about the unnamed note sections postject adds are expected; only failure matters.
+    execFileSync('patchelf', ['--set-interpreter', padPath(SYSTEM_INTERPRETER), '--set-rpath', padPath(DEFAULT_RUNPATH), file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (error) {
+    throw new Error(`patchelf failed (${error.stderr?.toString().trim() || error.message}); install it (scripts/setup.sh does) and build again`);
+  }
 }

@@ -7,6 +7,7 @@ import { dispatch } from './flexvolume/dispatch.ts';
 import { DRIVER_NAMES, isDriverName, type DriverName } from './flexvolume/driver.ts';
 import { failure, notSupported, type Reply } from './flexvolume/reply.ts';
 import { loadDriver } from './drivers/index.ts';
+import { addInstallCommand, type OperatorRun } from './install/command.ts';
 import { VERSION, type Invocation } from './invocation.ts';
 import { loadSettings } from './settings.ts';
 import { configureLog, log, logFile } from './system/log.ts';
@@ -18,6 +19,8 @@ export const PRINTED = 'printed';
 interface Selected {
   command: string;
   args: string[];
+  /** An operator command (install) runs this instead of a driver call. */
+  operator?: OperatorRun;
 }
 
 function buildProgram(invocation: Invocation, select: (selected: Selected) => void): Command {
@@ -45,6 +48,7 @@ function buildProgram(invocation: Invocation, select: (selected: Selected) => vo
       .addHelpText('after', `\nExample:\n  $ ${program.name()} ${spec.example.replaceAll('DRIVER', program.name())}`)
       .action((...params: unknown[]) => select({ command: spec.name, args: (params.at(-1) as Command).args }));
   }
+  addInstallCommand(program, (operator) => select({ command: 'install', args: [], operator }));
   return program;
 }
 
@@ -76,6 +80,7 @@ export async function runCli(invocation: Invocation): Promise<Reply | typeof PRI
     program.outputHelp();
     return PRINTED;
   }
+  if (selected.operator !== undefined) return (await selected.operator()) ?? PRINTED;
   const flags = program.opts<{ driver?: string; verbose?: boolean }>();
   const driverName = pickDriver(invocation, flags.driver);
   if (typeof driverName !== 'string') return driverName;
