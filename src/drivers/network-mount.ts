@@ -1,11 +1,13 @@
 // What the nfs and azurefile drivers share: validated mount-option lists, NFS sources, and an
 // idempotent, bounded mount and unmount of a network share at a pod's volume directory.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as z from 'zod';
 import { DriverError } from '../flexvolume/errors.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
+import { withLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
 import { cleanupMountPoint, ensureMountPoint, isMountHealthy, mount, unmount } from '../system/mount.ts';
 import { findMount } from '../system/mount-table.ts';
@@ -50,6 +52,19 @@ export function mergeMountOptions(
   return [...defaults.filter((option) => !userNames.has(option.name.toLowerCase())), ...user];
 }
 
+/**
+ * For mergeMountOptions with NFS defaults: a user's `vers` or `nfsvers` replaces the default
+ * version and its minorversion (`vers=4.2,minorversion=1` would contradict itself), `resvport`
+ * replaces `noresvport`, and `noac` replaces an attribute-cache timeout.
+ */
+export const NFS_OPTION_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  vers: ['nfsvers', 'minorversion'],
+  nfsvers: ['vers', 'minorversion'],
+  resvport: ['noresvport'],
+  noresvport: ['resvport'],
+  noac: ['actimeo'],
+};
+
 /** A read-only volume must mount read-only whatever the user's options say. */
 export function applyReadOnly(options: readonly MountOption[], readOnly: boolean): MountOption[] {
   if (!readOnly) return [...options];
@@ -78,6 +93,15 @@ export function nfsSource(server: string, path: string): string {
   return `${host}:${path.startsWith('/') ? path : `/${path}`}`;
 }
 
+/**
+ * Serializes calls on one pod volume directory across processes (a call retried by hand while the
+ * first still runs), so two mounts never stack on one directory.
+ */
+export interface ShareLock {
+  dir: string;
+  waitMs: number;
+}
+
 export interface ShareMount {
   podVolumeDir: PodVolumeDir;
   source: string;
@@ -85,6 +109,13 @@ export interface ShareMount {
   options: readonly MountOption[];
   timeoutMs: number;
   env?: Record<string, string>;
+  lock?: ShareLock;
+}
+
+function withShareLock<T>(podVolumeDir: PodVolumeDir, lock: ShareLock | undefined, work: () => Promise<T>): Promise<T> {
+  if (lock === undefined) return work();
+  const name = `share-${crypto.createHash('sha256').update(podVolumeDir.path).digest('hex').slice(0, 24)}`;
+  return withLock(name, { dir: lock.dir, timeoutMs: lock.waitMs }, work);
 }
 
 const sameSource = (a: string, b: string): boolean => a.replace(/\/+$/, '').toLowerCase() === b.replace(/\/+$/, '').toLowerCase();
@@ -95,6 +126,10 @@ const sameSource = (a: string, b: string): boolean => a.replace(/\/+$/, '').toLo
  * of anything else there is a Failure, left untouched.
  */
 export async function mountShare(request: ShareMount): Promise<Reply> {
+  return withShareLock(request.podVolumeDir, request.lock, () => mountShareLocked(request));
+}
+
+async function mountShareLocked(request: ShareMount): Promise<Reply> {
   const target = request.podVolumeDir.path;
   const existing = findMount(target);
   if (existing !== undefined) {
@@ -127,7 +162,9 @@ export async function mountShare(request: ShareMount): Promise<Reply> {
 }
 
 /** Unmounts a pod's share (however broken) and removes the directory; Success if nothing was mounted. */
-export async function unmountShare(podVolumeDir: PodVolumeDir): Promise<Reply> {
-  await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000 });
-  return success();
+export async function unmountShare(podVolumeDir: PodVolumeDir, lock?: ShareLock): Promise<Reply> {
+  return withShareLock(podVolumeDir, lock, async () => {
+    await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000 });
+    return success();
+  });
 }

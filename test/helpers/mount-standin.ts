@@ -3,6 +3,7 @@
 // at the moment of the call), rejects what the real mount helpers reject, and mounts an overlay of
 // a local directory whose source string is the share, so the mount table, unmount, persistence
 // across remounts and clean-up are all real. Every other mount goes to the real /usr/bin/mount.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -37,6 +38,28 @@ export function installMountStandin(dir: string): { recordsFile: string; readRec
         .map((line) => JSON.parse(line) as MountRecord);
     },
   };
+}
+
+/** Whether this machine can make the broken mounts of mountDeadShare. */
+export const canMountDeadShare = fs.existsSync('/dev/fuse');
+
+/**
+ * Mounts at `target` a share named `source` whose server is gone for good: a FUSE mount whose
+ * daemon never answered, so every access fails with ENOTCONN, as a CIFS mount does after a key
+ * rotation or an NFS mount whose server vanished. Only umount still works on it.
+ */
+export function mountDeadShare(source: string, target: string): void {
+  const fuse = fs.openSync('/dev/fuse', 'r+');
+  try {
+    const result = spawnSync('/usr/bin/mount', ['-i', '-t', 'fuse', '-o', 'fd=3,rootmode=40000,user_id=0,group_id=0', source, target], {
+      stdio: ['ignore', 'pipe', 'pipe', fuse],
+      encoding: 'utf8',
+    });
+    if (result.status !== 0) throw new Error(`cannot make a dead mount at ${target}: ${result.stderr}`);
+  } finally {
+    // Closing the only handle on the connection is what kills it.
+    fs.closeSync(fuse);
+  }
 }
 
 // Plain JavaScript run by the pinned node; kept as a string so no build step is needed.
