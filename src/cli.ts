@@ -7,6 +7,7 @@ import { dispatch } from './flexvolume/dispatch.ts';
 import { DRIVER_NAMES, isDriverName, type DriverName } from './flexvolume/driver.ts';
 import { failure, notSupported, type Reply } from './flexvolume/reply.ts';
 import { loadDriver } from './drivers/index.ts';
+import { addDoctorCommand } from './doctor/command.ts';
 import { addInstallCommand, type OperatorRun } from './install/command.ts';
 import { VERSION, type Invocation } from './invocation.ts';
 import { loadSettings } from './settings.ts';
@@ -49,6 +50,7 @@ function buildProgram(invocation: Invocation, select: (selected: Selected) => vo
       .action((...params: unknown[]) => select({ command: spec.name, args: (params.at(-1) as Command).args }));
   }
   addInstallCommand(program, (operator) => select({ command: 'install', args: [], operator }));
+  addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }));
   return program;
 }
 

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   }
   const { runCli, PRINTED } = await import('./cli.ts');
   const outcome = await runCli(invocation);
-  if (outcome === PRINTED) process.exit(0);
+  // An operator command that printed its own report may have set a failing exit code.
+  if (outcome === PRINTED) process.exit();
   finish(outcome);
 }
 

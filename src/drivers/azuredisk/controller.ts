@@ -41,9 +41,14 @@ const UPDATE_TIMEOUT_MS = 5 * 60_000;
 const ISATTACHED_TIMEOUT_MS = 60_000;
 const WATCHDOG_GRACE_MS = 5000;
 
-interface VolumeRecord {
+export interface VolumeRecord {
   diskUri: string;
   diskName: string;
+}
+
+/** PV name → disk, as attach and isattached record them on this host (doctor lists them too). */
+export function volumeRecords(stateDir: string): RecordStore<VolumeRecord> {
+  return new RecordStore<VolumeRecord>(path.join(stateDir, 'azuredisk', 'volumes'));
 }
 
 export type ControllerCalls = Pick<DriverCalls, 'attach' | 'detach' | 'isattached'>;
@@ -61,7 +66,7 @@ export interface ControllerSide {
 }
 
 export function createControllerSide(settings: Settings): ControllerSide {
-  const volumes = new RecordStore<VolumeRecord>(path.join(settings.stateDir, 'azuredisk', 'volumes'));
+  const volumes = volumeRecords(settings.stateDir);
 
   async function withArm<T>(timeoutMs: number, what: string, work: (arm: ArmSession) => Promise<T>): Promise<T> {
     const { openArmSession } = await import('../../azure/arm-session.ts');
