@@ -25,7 +25,11 @@ export const azurediskOptions = z.object({
   diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
   // ReadOnly is Azure's safe default: ReadWrite host caching once cost data on power loss.
   cachingMode: cachingMode.default('ReadOnly'),
-  kind: z.enum(['Managed'], { error: 'only Managed disks are supported' }).default('Managed'),
+  kind: z
+    .enum(['Managed'], {
+      error: 'only Managed disks are supported; blob-based VHDs (kind Shared or Dedicated) cannot be attached to VMs with managed disks: convert the VHD to a managed disk',
+    })
+    .default('Managed'),
   fsType: filesystem.optional(),
   mountOptions: mountOptionList.optional(),
 });
