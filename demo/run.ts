@@ -1,72 +1,136 @@
-// The local demonstration: the drivers' lifecycles through the built standalone binary, called
-// exactly as the kubelet calls it, on this machine, with nothing to configure. Each call and its
-// JSON reply is printed with its duration; everything it creates is removed, even on Ctrl-C.
+// The local demonstration: the three drivers' lifecycles through the built standalone binary,
+// called exactly as the kubelet and kube-controller-manager call it, on this machine, with nothing
+// to configure and no Azure account: an ARM simulator plays Azure, a loop device the disk, a
+// fixture sysfs tree the SCSI bus and a mount stand-in mount.cifs and mount.nfs. Each call and its
+// JSON reply is printed with its duration; everything it creates is removed, even on Ctrl-C or a
+// failure. Without root it runs what needs no mounts and says what it skipped. Exit status 1 when
+// any step that should succeed did not.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { goJson, mountOptions } from '../test/helpers/kubelet.ts';
-import { createSandbox, SEA, type Sandbox } from '../test/helpers/sandbox.ts';
+import { startArmSimulator } from '../test/arm-simulator/index.ts';
+import { createSandbox, SEA } from '../test/helpers/sandbox.ts';
+import { azurediskScene } from './azuredisk.ts';
+import { azurefileScene, nfsScene } from './shares.ts';
+import { bold, heading, note, SceneAborted, type Story } from './show.ts';
 
-const isRoot = process.getuid?.() === 0;
-const cleanups: Array<() => Promise<void> | void> = [];
+/** Short enough for a quick demo, long enough that the batching and polling are real. */
+const UPDATE_LATENCY_MS = 300;
 
-function heading(text: string): void {
-  process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+const privileged = process.getuid?.() === 0;
+/** How long an interrupted demo waits for the driver call in flight before it cleans up under it. */
+const IN_FLIGHT_GRACE_MS = 30_000;
+
+const cleanups: Array<() => void | Promise<void>> = [];
+let cleaning: Promise<void> | undefined;
+let running: Story | undefined;
+
+/** Runs every registered clean-up once, newest first, each one even if another failed. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const step of cleanups.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        process.stderr.write(`clean-up step failed: ${(error as Error).message}\n`);
+      }
+    }
+    note('cleaned up: mounts, loop devices, temporary files, simulator');
+  })();
+  return cleaning;
 }
 
-function note(text: string): void {
-  process.stdout.write(`   ${text}\n`);
+/**
+ * The sandbox hard-links the binary under each driver name, which the kernel refuses to a user who
+ * does not own it (fs.protected_hardlinks); under another path it symlinks it instead, and the
+ * binary still takes its driver name from the link it was started through.
+ */
+function unprivilegedAlias(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-demo-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const alias = path.join(dir, 'flexvolume');
+  fs.symlinkSync(SEA, alias);
+  return alias;
 }
 
-async function call(sandbox: Sandbox, driver: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const shown = args.map((arg) => (arg.startsWith('{') ? `'${arg.length > 90 ? `${arg.slice(0, 87)}…` : arg}'` : arg)).join(' ');
-  const reply = await sandbox.call(driver, args, env);
-  const status = reply.status === 'Failure' ? '\x1b[31mFailure\x1b[0m' : `\x1b[32m${reply.status}\x1b[0m`;
-  process.stdout.write(`  $ ${driver} ${shown}\n    ${status} ${reply.output.trim()}  (${reply.durationMs} ms)\n`);
-}
-
-async function nfsScene(sandbox: Sandbox): Promise<void> {
-  heading('nfs: a pod mounts server 10.0.0.5, share /exports/data (mount stand-in, real overlay mount)');
-  const dir = sandbox.podVolumeDir('nfs', 'pv-nfs');
-  const options = goJson(mountOptions({ server: '10.0.0.5', share: '/exports/data', mountOptions: 'nfsvers=4.1' }));
-  await call(sandbox, 'nfs', ['init']);
-  if (!isRoot) {
-    note('skipped mount and unmount: mounting needs root (run the demo as root to see them)');
-    return;
+async function scene(story: Story, play: () => Promise<void>): Promise<void> {
+  try {
+    await play();
+  } catch (error) {
+    if (error instanceof SceneAborted) return;
+    story.failures.push((error as Error).message);
+    process.stdout.write(`   scene failed: ${(error as Error).message}\n`);
   }
-  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-  await call(sandbox, 'nfs', ['mount', dir, options]);
-  fs.writeFileSync(path.join(dir, 'index.html'), 'hello from the nfs share\n');
-  note(`pod wrote ${path.join(dir, 'index.html')}`);
-  await call(sandbox, 'nfs', ['mount', dir, options]);
-  note('second mount of the same volume: Success, nothing mounted twice');
-  await call(sandbox, 'nfs', ['unmount', dir]);
-  await call(sandbox, 'nfs', ['unmount', dir]);
-  const record = sandbox.mountRecords()[0];
-  note(`mount.nfs was asked for: mount ${record?.argv.join(' ')}`);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   if (!fs.existsSync(SEA)) throw new Error('bin/flexvolume is missing; run `npm run build` first');
-  const sandbox = createSandbox(SEA);
+  const startedAt = Date.now();
+  const sandbox = createSandbox(privileged ? SEA : unprivilegedAlias());
   cleanups.push(() => sandbox.cleanup());
-  process.stdout.write(`Driver: ${SEA}\nPlugin dir: ${sandbox.pluginDir}\nDriver log: ${sandbox.logFile}\n`);
-  await nfsScene(sandbox);
-  heading('done');
+  const sim = await startArmSimulator({ updateLatencyMs: UPDATE_LATENCY_MS });
+  cleanups.push(() => sim.close());
+  const azureJson = path.join(sandbox.dir, 'azure.json');
+  fs.writeFileSync(azureJson, JSON.stringify(sim.cloudConfig(), null, 2), { mode: 0o600 });
+  Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: azureJson, NODE_EXTRA_CA_CERTS: sim.caCertPath });
+
+  process.stdout.write(
+    `${bold('azure-flexvolume demo')}: the standalone binary ${SEA}\n` +
+      `installed as azuredisk, azurefile and nfs in $SANDBOX/volumeplugins/azure~<driver>/, with $SANDBOX = ${sandbox.dir}\n` +
+      `kubelet root $SANDBOX/var/lib/kubelet, driver log $SANDBOX/driver.log, cloud config $SANDBOX/azure.json (pointing at the simulator)\n`,
+  );
+  if (!privileged) {
+    process.stdout.write(
+      'Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither\n' +
+        '(init, getvolumename, the controller-manager\'s attach, isattached and detach against the ARM simulator)\n' +
+        'and says at each scene what it skipped.\n',
+    );
+  }
+
+  const story: Story = { sandbox, sim, failures: [], startedAt, interrupted: false, inFlight: undefined };
+  running = story;
+  const scenes = [
+    () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.push(step) }),
+    () => azurefileScene(story, privileged),
+    () => nfsScene(story, privileged),
+  ];
+  for (const play of scenes) {
+    await scene(story, play);
+    // The signal handler cleans up and sets the exit status.
+    if (story.interrupted) return 130;
+  }
+
+  heading(story.failures.length === 0 ? 'done' : `done, with ${story.failures.length} failed step(s)`);
+  for (const failure of story.failures) note(`✗ ${failure.split(sandbox.dir).join('$SANDBOX')}`);
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  note(`${sim.count({ kind: 'arm' })} ARM requests, ${sim.count({ kind: 'token' })} token requests to the simulator; ${seconds} s in all`);
+  return story.failures.length === 0 ? 0 : 1;
 }
 
-async function cleanup(): Promise<void> {
-  for (const step of cleanups.reverse()) await step();
-  cleanups.length = 0;
+/** No new step starts; the call in flight (which may be mounting) ends before clean-up begins. */
+async function interrupt(signal: NodeJS.Signals): Promise<void> {
+  process.stdout.write(`\n${signal}: `);
+  if (running !== undefined) {
+    running.interrupted = true;
+    if (running.inFlight !== undefined) {
+      process.stdout.write('waiting for the driver call in flight, then ');
+      await Promise.race([running.inFlight, new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_GRACE_MS).unref())]);
+    }
+  }
+  process.stdout.write('cleaning up\n');
+  await cleanup();
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    process.stdout.write(`\n${signal}: cleaning up\n`);
-    void cleanup().finally(() => process.exit(130));
+  process.once(signal, () => {
+    void interrupt(signal).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
 
 main()
+  .then((code) => {
+    process.exitCode = code;
+  })
   .catch((error: unknown) => {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
