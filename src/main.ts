@@ -1,6 +1,6 @@
 // Entry point. The order matters: stdout and stderr are guarded before anything else can write,
 // `init` is answered from the light identity table before commander, zod, execa or the Azure SDK
-// load, and every path, a crash included, ends in exactly one reply.
+// load (they live in a second bundle, cli-loader.ts), and every path, a crash included, ends in exactly one reply.
 import { guardStdio, setFatalHandler, writeStdout } from './system/stdio-guard.ts';
 import { configureLog, log } from './system/log.ts';
 import { exitCodeOf, failure, serializeReply, success, type Reply } from './flexvolume/reply.ts';
@@ -9,6 +9,7 @@ import { describeError } from './flexvolume/errors.ts';
 import { loadSettings } from './settings.ts';
 import { capabilitiesOf } from './drivers/identity.ts';
 import { readInvocation } from './invocation.ts';
+import { loadCli } from './cli-loader.ts';
 
 guardStdio();
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     configureLog({ file: settings.logFile, prefix: `${invokedAs} init` });
     finish(success({ capabilities: capabilitiesOf(invokedAs, settings) }));
   }
-  const { runCli, PRINTED } = await import('./cli.ts');
+  const { runCli, PRINTED } = loadCli();
   const outcome = await runCli(invocation);
   // An operator command that printed its own report may have set a failing exit code.
   if (outcome === PRINTED) process.exit();

@@ -7,20 +7,36 @@ import { log } from './log.ts';
 type Fatal = (error: unknown) => void;
 let onFatal: Fatal = () => process.exit(1);
 
-function captureStream(stream: NodeJS.WriteStream, name: string): void {
-  const write = (chunk: unknown, encodingOrCallback?: unknown, callback?: unknown): boolean => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
-    if (text.trim() !== '') log(`(${name}) ${text.trimEnd()}`);
-    const done = typeof encodingOrCallback === 'function' ? encodingOrCallback : callback;
-    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
-    return true;
-  };
-  stream.write = write as typeof stream.write;
+/** A stream whose writes become log lines. */
+function logStream(name: string): NodeJS.WriteStream {
+  const { Writable } = process.getBuiltinModule('node:stream');
+  const stream = new Writable({
+    decodeStrings: false,
+    write(chunk: unknown, _encoding, done) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      if (text.trim() !== '') log(`(${name}) ${text.trimEnd()}`);
+      done();
+    },
+  });
+  return Object.assign(stream, { isTTY: false, fd: name === 'stdout' ? 1 : 2 }) as unknown as NodeJS.WriteStream;
+}
+
+/**
+ * Replaces process.stdout/stderr before anything touches them. The stand-in is built on first
+ * use, so a call that never writes (init) never loads the stream machinery at all.
+ */
+function captureStream(name: 'stdout' | 'stderr'): void {
+  let stream: NodeJS.WriteStream | undefined;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: true,
+    get: () => (stream ??= logStream(name)),
+  });
 }
 
 export function guardStdio(): void {
-  captureStream(process.stdout, 'stdout');
-  captureStream(process.stderr, 'stderr');
+  captureStream('stdout');
+  captureStream('stderr');
   process.removeAllListeners('warning');
   process.on('warning', (warning) => log(`(node warning) ${warning.name}: ${warning.message}`));
   process.on('uncaughtException', (error) => onFatal(error));

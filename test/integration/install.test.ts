@@ -495,7 +495,7 @@ describe('release build', () => {
       fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
       const build = spawnSync(NODE, ['esbuild.config.mjs', '--bundle-only'], { cwd: dir, encoding: 'utf8' });
       expect({ status: build.status, stderr: build.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
-      return fs.readFileSync(path.join(dir, 'bin/flexvolume.cjs'));
+      return Buffer.concat(['bin/flexvolume.cjs', 'bin/flexvolume-cli.cjs'].map((file) => fs.readFileSync(path.join(dir, file))));
     });
     expect(builds[0]?.length).toBeGreaterThan(100_000);
     expect(builds[0]?.equals(builds[1] as Buffer)).toBe(true);
