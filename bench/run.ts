@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startArmSimulator } from '../test/arm-simulator/index.ts';
+import { createCleanups } from '../test/helpers/cleanups.ts';
 import { ROOT } from '../test/helpers/sandbox.ts';
 import { attachRows, connect, isattachedRows } from './arm.ts';
 import { mountOverheadRows, startupRows } from './calls.ts';
@@ -26,21 +27,7 @@ const MEMORY_RUNS = 5;
 /** How long an interrupted run waits for the driver calls in flight before it cleans up under them. */
 const IN_FLIGHT_GRACE_MS = 30_000;
 
-const cleanups: Array<() => void | Promise<void>> = [];
-let cleaning: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        process.stderr.write(`clean-up step failed: ${(error as Error).message}\n`);
-      }
-    }
-  })();
-  return cleaning;
-}
+const cleanups = createCleanups();
 
 function progress(text: string): void {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${text}\n`);
@@ -80,7 +67,7 @@ function targets(rows: readonly Row[]): string[] {
 async function main(): Promise<void> {
   const machine = describeMachine(NODE);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-bench-'));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
   const layout = createLayout(dir);
   const skipped: string[] = [];
   const rows: Row[] = [];
@@ -92,13 +79,13 @@ async function main(): Promise<void> {
   rows.push(...(await mountOverheadRows(layout, RUNS)));
   if (process.getuid?.() === 0) {
     progress(`mountdevice of a blank 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
-    rows.push(...(await mountdeviceRows(layout, MOUNTDEVICE_RUNS, (step) => cleanups.push(step))));
+    rows.push(...(await mountdeviceRows(layout, MOUNTDEVICE_RUNS, (step) => cleanups.add(step))));
   } else {
     skipped.push('mountdevice (loop devices and mounts need root)');
   }
 
   const sim = await startArmSimulator();
-  cleanups.push(() => sim.close());
+  cleanups.add(() => sim.close());
   const bench = connect(layout, sim);
   progress(`attach: ${ATTACH_ROUNDS} rounds of 1, 4 and 16 concurrent attaches, VM updates take ${LATENCY_MS} ms`);
   rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
@@ -131,7 +118,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stdout.write(`\n${signal}: waiting for the driver calls in flight, then cleaning up\n`);
     void stopAndDrain(IN_FLIGHT_GRACE_MS)
-      .then(cleanup)
+      .then(() => cleanups.run())
       .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
@@ -147,4 +134,4 @@ main()
     process.exitCode = 1;
   })
   // A failed call may leave its siblings running (an isattached sweep, a burst of attaches).
-  .finally(() => stopAndDrain(IN_FLIGHT_GRACE_MS).then(cleanup));
+  .finally(() => stopAndDrain(IN_FLIGHT_GRACE_MS).then(() => cleanups.run()));

@@ -6,9 +6,9 @@
 // failure. Without root it runs what needs no mounts and says what it skipped. Exit status 1 when
 // any step that should succeed did not.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { startArmSimulator } from '../test/arm-simulator/index.ts';
+import { createCleanups } from '../test/helpers/cleanups.ts';
 import { createSandbox, SEA } from '../test/helpers/sandbox.ts';
 import { azurediskScene } from './azuredisk.ts';
 import { azurefileScene, nfsScene } from './shares.ts';
@@ -21,37 +21,8 @@ const privileged = process.getuid?.() === 0;
 /** How long an interrupted demo waits for the driver call in flight before it cleans up under it. */
 const IN_FLIGHT_GRACE_MS = 30_000;
 
-const cleanups: Array<() => void | Promise<void>> = [];
-let cleaning: Promise<void> | undefined;
+const cleanups = createCleanups(() => note('cleaned up: mounts, loop devices, temporary files, simulator'));
 let running: Story | undefined;
-
-/** Runs every registered clean-up once, newest first, each one even if another failed. */
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        process.stderr.write(`clean-up step failed: ${(error as Error).message}\n`);
-      }
-    }
-    note('cleaned up: mounts, loop devices, temporary files, simulator');
-  })();
-  return cleaning;
-}
-
-/**
- * The sandbox hard-links the binary under each driver name, which the kernel refuses to a user who
- * does not own it (fs.protected_hardlinks); under another path it symlinks it instead, and the
- * binary still takes its driver name from the link it was started through.
- */
-function unprivilegedAlias(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-demo-'));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const alias = path.join(dir, 'flexvolume');
-  fs.symlinkSync(SEA, alias);
-  return alias;
-}
 
 async function scene(story: Story, play: () => Promise<void>): Promise<void> {
   try {
@@ -66,10 +37,10 @@ async function scene(story: Story, play: () => Promise<void>): Promise<void> {
 async function main(): Promise<number> {
   if (!fs.existsSync(SEA)) throw new Error('bin/flexvolume is missing; run `npm run build` first');
   const startedAt = Date.now();
-  const sandbox = createSandbox(privileged ? SEA : unprivilegedAlias());
-  cleanups.push(() => sandbox.cleanup());
+  const sandbox = createSandbox(SEA);
+  cleanups.add(() => sandbox.cleanup());
   const sim = await startArmSimulator({ updateLatencyMs: UPDATE_LATENCY_MS });
-  cleanups.push(() => sim.close());
+  cleanups.add(() => sim.close());
   const azureJson = path.join(sandbox.dir, 'azure.json');
   fs.writeFileSync(azureJson, JSON.stringify(sim.cloudConfig(), null, 2), { mode: 0o600 });
   Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: azureJson, NODE_EXTRA_CA_CERTS: sim.caCertPath });
@@ -90,7 +61,7 @@ async function main(): Promise<number> {
   const story: Story = { sandbox, sim, failures: [], startedAt, interrupted: false, inFlight: undefined };
   running = story;
   const scenes = [
-    () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.push(step) }),
+    () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.add(step) }),
     () => azurefileScene(story, privileged),
     () => nfsScene(story, privileged),
   ];
@@ -118,7 +89,7 @@ async function interrupt(signal: NodeJS.Signals): Promise<void> {
     }
   }
   process.stdout.write('cleaning up\n');
-  await cleanup();
+  await cleanups.run();
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -135,4 +106,4 @@ main()
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   })
-  .finally(cleanup);
+  .finally(() => cleanups.run());

@@ -46,8 +46,9 @@ export function createSandbox(build: string, extraEnv: NodeJS.ProcessEnv = {}): 
   for (const driver of ['azuredisk', 'azurefile', 'nfs']) {
     const driverDir = path.join(pluginDir, `azure~${driver}`);
     fs.mkdirSync(driverDir, { recursive: true });
-    // One file, three names, as the installer lays it out.
-    if (build === SEA) fs.linkSync(build, path.join(driverDir, driver));
+    // One file, three names, as the installer lays it out. The kernel refuses a hard link to a
+    // file the user does not own (fs.protected_hardlinks): a symlink keeps the name just as well.
+    if (build === SEA && process.getuid?.() === 0) fs.linkSync(build, path.join(driverDir, driver));
     else fs.symlinkSync(build, path.join(driverDir, driver));
   }
   const env: NodeJS.ProcessEnv = {
