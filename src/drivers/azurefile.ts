@@ -1,7 +1,6 @@
 // The azurefile driver: mounts an Azure Files share into a pod, over SMB 3 with the storage account
 // key from the pod's Secret, or over NFS 4.1 (no key; the network is the access control). No
 // attach, no device: `mount` does everything.
-import * as path from 'node:path';
 import * as z from 'zod';
 import { cloudEndpoints, readCloudName } from '../azure/clouds.ts';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
@@ -21,9 +20,9 @@ import {
   mountShare,
   nfsSource,
   serverName,
+  shareLock,
   unmountShare,
   type MountOption,
-  type ShareLock,
 } from './network-mount.ts';
 
 /** Azure's rule for file share names: 3-63 characters, lower case, digits and single hyphens. */
@@ -244,8 +243,6 @@ function shareHost(volume: AzurefileOptions, account: string, settings: Settings
 const withSubDir = (share: string, subDir: string | undefined): string => (subDir ? `${share}/${subDir}` : share);
 
 export function createAzurefileDriver(settings: Settings): Driver {
-  const lockFor = (timeoutMs: number): ShareLock => ({ dir: path.join(settings.stateDir, 'locks'), waitMs: timeoutMs + 60_000 });
-
   return {
     name: 'azurefile',
     capabilities: () => capabilitiesOf('azurefile', settings),
@@ -254,7 +251,7 @@ export function createAzurefileDriver(settings: Settings): Driver {
       const volume = parseDriverOptions(azurefileOptions, givenOptions(options.user));
       const timeoutMs = volume.mountTimeoutSeconds === undefined ? settings.mountTimeoutMs : volume.mountTimeoutSeconds * 1000;
       const account = storageAccountOf(volume, options.secrets, podVolumeDir);
-      const share = { podVolumeDir, timeoutMs, lock: lockFor(timeoutMs) };
+      const share = { podVolumeDir, timeoutMs, lock: shareLock(settings.stateDir, timeoutMs) };
 
       if (volume.protocol === 'nfs') {
         return mountShare({
@@ -279,7 +276,7 @@ export function createAzurefileDriver(settings: Settings): Driver {
     },
 
     async unmount({ podVolumeDir }: CallArgs['unmount']): Promise<Reply> {
-      return unmountShare(podVolumeDir, lockFor(settings.mountTimeoutMs));
+      return unmountShare(podVolumeDir, shareLock(settings.stateDir, settings.mountTimeoutMs));
     },
 
     // The share's quota is Azure's business; Success lets the PVC resize complete.

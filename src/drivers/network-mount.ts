@@ -3,6 +3,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import * as z from 'zod';
 import { DriverError } from '../flexvolume/errors.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
@@ -102,6 +103,11 @@ export interface ShareLock {
   waitMs: number;
 }
 
+/** Long enough to outwait a holder that is itself waiting out a mount's time bound. */
+export function shareLock(stateDir: string, mountTimeoutMs: number): ShareLock {
+  return { dir: path.join(stateDir, 'locks'), waitMs: mountTimeoutMs + 60_000 };
+}
+
 export interface ShareMount {
   podVolumeDir: PodVolumeDir;
   source: string;
@@ -109,11 +115,10 @@ export interface ShareMount {
   options: readonly MountOption[];
   timeoutMs: number;
   env?: Record<string, string>;
-  lock?: ShareLock;
+  lock: ShareLock;
 }
 
-function withShareLock<T>(podVolumeDir: PodVolumeDir, lock: ShareLock | undefined, work: () => Promise<T>): Promise<T> {
-  if (lock === undefined) return work();
+function withShareLock<T>(podVolumeDir: PodVolumeDir, lock: ShareLock, work: () => Promise<T>): Promise<T> {
   const name = `share-${crypto.createHash('sha256').update(podVolumeDir.path).digest('hex').slice(0, 24)}`;
   return withLock(name, { dir: lock.dir, timeoutMs: lock.waitMs }, work);
 }
@@ -162,7 +167,7 @@ async function mountShareLocked(request: ShareMount): Promise<Reply> {
 }
 
 /** Unmounts a pod's share (however broken) and removes the directory; Success if nothing was mounted. */
-export async function unmountShare(podVolumeDir: PodVolumeDir, lock?: ShareLock): Promise<Reply> {
+export async function unmountShare(podVolumeDir: PodVolumeDir, lock: ShareLock): Promise<Reply> {
   return withShareLock(podVolumeDir, lock, async () => {
     await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000 });
     return success();

@@ -5,7 +5,7 @@ import { parseDriverOptions } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { Settings } from '../settings.ts';
 import { capabilitiesOf } from './identity.ts';
-import { applyReadOnly, exportPath, mountOptionList, mountShare, nfsSource, serverName, unmountShare } from './network-mount.ts';
+import { applyReadOnly, exportPath, mountOptionList, mountShare, nfsSource, serverName, shareLock, unmountShare } from './network-mount.ts';
 
 const nfsOptions = z.object({
   server: serverName,
@@ -29,11 +29,12 @@ export function createNfsDriver(settings: Settings): Driver {
         fsType: 'nfs',
         options: mountOptions,
         timeoutMs: settings.mountTimeoutMs,
+        lock: shareLock(settings.stateDir, settings.mountTimeoutMs),
       });
     },
 
     async unmount({ podVolumeDir }: CallArgs['unmount']): Promise<Reply> {
-      return unmountShare(podVolumeDir);
+      return unmountShare(podVolumeDir, shareLock(settings.stateDir, settings.mountTimeoutMs));
     },
 
     // The export's size is the server's business; Success lets the PVC resize complete.
