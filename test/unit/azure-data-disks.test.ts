@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DataDisk } from '@azure/arm-compute';
 import {
+  BURST_TIMING,
   lowestFreeLun,
   outcomesAfterUpdate,
   planDataDisks,
@@ -108,6 +109,9 @@ describe('planDataDisks', () => {
 });
 
 describe('submitDiskRequest: batching through the queue', () => {
+  const { firstWaitMs, quietMs, maxWaitMs } = BURST_TIMING;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const nameOf = (request: DiskRequest) => request.diskUri.split('/').pop() ?? '';
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'disk-queue-'));
@@ -115,30 +119,100 @@ describe('submitDiskRequest: batching through the queue', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('requests that arrive during an update go out together in the next one', async () => {
-    const batches: string[][] = [];
+  /** A VM whose updates take `updateMs`; records each batch and when it went out. */
+  function fakeMachine(updateMs: number) {
+    const batches: { names: string[]; startedAt: number }[] = [];
     let current: DataDisk[] = [];
     const processBatch = async (requests: DiskRequest[]): Promise<DiskOutcome[]> => {
-      batches.push(requests.map((r) => r.diskUri.split('/').pop() ?? ''));
+      batches.push({ names: requests.map(nameOf), startedAt: Date.now() });
       const plan = planDataDisks(current, requests, OPTIONS);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(updateMs);
       current = plan.dataDisks;
       return outcomesAfterUpdate(current, requests, plan, 'vm');
     };
+    return { batches, processBatch, disks: () => current };
+  }
+  const queueOptions = (deadlineMs = 20_000) => ({ dir, key: 'rg~node-1', deadline: Date.now() + deadlineMs, describe: 'node-1' });
+
+  /** Each caller got a LUN of its own, the one the machine lists for its disk, and left nothing behind. */
+  function expectOwnLuns(names: string[], outcomes: DiskOutcome[], disks: DataDisk[]): void {
+    const luns = outcomes.map((o) => (o.status === 'attached' ? o.lun : -1));
+    expect(new Set(luns).size).toBe(names.length);
+    names.forEach((name, i) => expect(luns[i]).toBe(disks.find((d) => d.name === name)?.lun));
+    expect(fs.readdirSync(path.join(dir, 'rg~node-1'))).toEqual([]);
+  }
+
+  test('a burst whose first request comes well ahead of the rest goes out in one update', async () => {
+    const machine = fakeMachine(100);
     const names = Array.from({ length: 12 }, (_, i) => `disk-${i}`);
-    const options = { dir, key: 'rg~node-1', deadline: Date.now() + 20_000, describe: 'node-1' };
+    // As on a busy host: the first call is quick, the others queue together 600 ms later.
     const outcomes = await Promise.all(
       names.map(async (name, i) => {
-        await new Promise((resolve) => setTimeout(resolve, i * 5));
-        return submitDiskRequest(attach(name), options, processBatch);
+        if (i > 0) await sleep(firstWaitMs * 0.6 + i * 10);
+        return submitDiskRequest(attach(name), queueOptions(), machine.processBatch);
       }),
     );
-    expect(batches.length).toBeLessThanOrEqual(3);
-    expect(batches.flat().sort()).toEqual([...names].sort());
-    const luns = outcomes.map((o) => (o.status === 'attached' ? o.lun : -1));
-    expect(new Set(luns).size).toBe(12);
-    names.forEach((name, i) => expect(luns[i]).toBe(current.find((d) => d.name === name)?.lun));
-    expect(fs.readdirSync(path.join(dir, 'rg~node-1'))).toEqual([]);
+    expect(machine.batches.map((batch) => batch.names.length)).toEqual([12]);
+    expectOwnLuns(names, outcomes, machine.disks());
+  });
+
+  test('a lone request waits firstWaitMs for company, no more; an abandoned request neither shortens the wait nor goes out', async () => {
+    const machine = fakeMachine(0);
+    const queue = path.join(dir, 'rg~node-1');
+    fs.mkdirSync(queue);
+    const abandonedAt = Date.now() - 60 * 60_000;
+    fs.writeFileSync(path.join(queue, `${String(abandonedAt).padStart(15, '0')}-1-0000.request.json`), JSON.stringify({ request: attach('old'), submittedAt: abandonedAt }));
+    const submitted = Date.now();
+    const outcome = await submitDiskRequest(attach('a'), queueOptions(), machine.processBatch);
+    expect(outcome).toEqual({ status: 'attached', lun: 0 });
+    expect(machine.batches.map((batch) => batch.names)).toEqual([['a']]);
+    const waited = (machine.batches[0]?.startedAt ?? 0) - submitted;
+    expect(waited).toBeGreaterThanOrEqual(firstWaitMs);
+    expect(waited).toBeLessThan(firstWaitMs + quietMs);
+    expect(fs.readdirSync(queue)).toEqual([]);
+  });
+
+  test('a steady stream goes out maxWaitMs after its first request; what comes later goes in the next update, each request once', async () => {
+    const machine = fakeMachine(300);
+    const names: string[] = [];
+    const calls: Promise<DiskOutcome>[] = [];
+    const started = Date.now();
+    while (Date.now() - started < maxWaitMs + 400) {
+      names.push(`disk-${names.length}`);
+      calls.push(submitDiskRequest(attach(names.at(-1) ?? ''), queueOptions(), machine.processBatch));
+      await sleep(quietMs / 2);
+    }
+    const outcomes = await Promise.all(calls);
+    const [first, second] = machine.batches;
+    expect(machine.batches).toHaveLength(2);
+    expect((first?.startedAt ?? 0) - started).toBeGreaterThanOrEqual(maxWaitMs);
+    expect((first?.startedAt ?? 0) - started).toBeLessThan(maxWaitMs + quietMs);
+    expect(second?.names.length).toBeGreaterThan(0);
+    // In arrival order, every request exactly once.
+    expect(machine.batches.flatMap((batch) => batch.names)).toEqual(names);
+    expectOwnLuns(names, outcomes, machine.disks());
+  });
+
+  test('requests that waited through an update go out as soon as it ends', async () => {
+    const machine = fakeMachine(firstWaitMs + 200);
+    const first = submitDiskRequest(attach('a'), queueOptions(), machine.processBatch);
+    while (machine.batches.length === 0) await sleep(10);
+    const later = ['b', 'c', 'd'].map((name) => submitDiskRequest(attach(name), queueOptions(), machine.processBatch));
+    const outcomes = await Promise.all([first, ...later]);
+    // b, c and d may share a millisecond, which leaves their order to chance.
+    expect(machine.batches.map((batch) => [...batch.names].sort())).toEqual([['a'], ['b', 'c', 'd']]);
+    const [one, two] = machine.batches;
+    expect((two?.startedAt ?? 0) - (one?.startedAt ?? 0) - (firstWaitMs + 200)).toBeLessThan(quietMs);
+    expectOwnLuns(['a', 'b', 'c', 'd'], outcomes, machine.disks());
+  });
+
+  test('the wait for company ends at the caller deadline', async () => {
+    const machine = fakeMachine(0);
+    const submitted = Date.now();
+    expect(await submitDiskRequest(attach('a'), queueOptions(300), machine.processBatch)).toEqual({ status: 'attached', lun: 0 });
+    const waited = (machine.batches[0]?.startedAt ?? 0) - submitted;
+    expect(waited).toBeGreaterThanOrEqual(300);
+    expect(waited).toBeLessThan(300 + quietMs);
   });
 
   test('a failing batch fails each of its requests with the message', async () => {
@@ -154,11 +228,20 @@ describe('submitDiskRequest: batching through the queue', () => {
 
   test('a caller gives up at its deadline and takes its request back', async () => {
     const queue = { dir, key: 'k', describe: "VM 'x'" };
+    const batches: string[][] = [];
     let release: () => void = () => undefined;
-    const blocked = submitDiskRequest(detach('a'), { ...queue, deadline: Date.now() + 10_000 }, () => new Promise((resolve) => (release = () => resolve([{ status: 'detached' }]))));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const updating = new Promise<void>((started) => {
+      const processBatch = (requests: DiskRequest[]) => {
+        batches.push(requests.map(nameOf));
+        started();
+        return new Promise<DiskOutcome[]>((resolve) => (release = () => resolve(requests.map(() => ({ status: 'detached' })))));
+      };
+      void submitDiskRequest(detach('a'), { ...queue, deadline: Date.now() + 10_000 }, processBatch).then((outcome) => expect(outcome).toEqual({ status: 'detached' }));
+    });
+    await sleep(50);
     await expect(submitDiskRequest(detach('b'), { ...queue, deadline: Date.now() + 200 }, async () => [])).rejects.toThrow(/gave up waiting for the update of VM 'x'/);
+    await updating;
     release();
-    expect(await blocked).toEqual({ status: 'detached' });
+    expect(batches).toEqual([['a']]);
   });
 });
