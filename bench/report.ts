@@ -125,11 +125,12 @@ volumes lands on a node, they all run at once. The simulator holds every VM upda
 for the stated latency (real Azure takes 10 to 60 s), and answers a second concurrent update of
 the same VM with 409 Conflict, as ARM does. Each round attaches 1, 4 and 16 new disks to a new VM,
 all at once. The reference for N concurrent attaches is N sequential ones, estimated as N times
-the median of the single attach (measured, not N runs of it). A burst goes out in at most two
-VM updates: whoever arrives within the first caller's batch window (250 ms) is in the first
-update, and everyone who queued while it was in flight is in the next, made as soon as it ends.
-On this 2-core machine sixteen processes starting at once and loading the Azure SDK take longer
-than the window to all arrive, which is why 16 take about two updates' time. ARM requests per
+the median of the single attach (measured, not N runs of it). The first caller to take the VM's
+lock leads the batch: it waits until the oldest queued request is 1 s old and the queue has been
+quiet for 300 ms (at most 2 s), then sends one VM update for everything queued; whoever arrives
+later goes in the next update. On this 2-core machine the first of sixteen processes reaches the
+queue up to 0.8 s before the other fifteen, which the wait covers, so 16 concurrent attaches make
+one update; a lone attach pays the 1 s wait, a few percent of a real Azure update. ARM requests per
 attach counts every request to the simulator's ARM endpoints (VM and disk reads, the VM update,
 the polls of its long-running operation) divided by the number of attaches; most of a lone
 attach's requests are those polls (the driver polls at a quarter of the time spent so far, at
