@@ -1,6 +1,7 @@
 // azuredisk in node mode (no controller-manager involvement): the kubelet calls only mount and
 // unmount, and the node attaches the disk to its own VM. Against the ARM simulator, with loop
 // devices playing the disks and a simulated hypervisor hot-plugging them into the fixture sysfs.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -134,6 +135,20 @@ describe.each(BUILDS)('azuredisk node mode ($name)', ({ file }) => {
     expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
     expect(dataDisks()).toEqual(['disk-b']);
     expect(await unmount(POD_B, 'pv-b')).toMatchObject({ status: 'Success' });
+    expect(dataDisks()).toEqual([]);
+  });
+
+  test('after a node reboot (mounts and state gone, the disk still attached) the pod mounts again without a new attach', async () => {
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    fs.writeFileSync(path.join(podDir(POD_A), 'before-reboot.txt'), 'kept');
+    for (const mountPoint of mountsUnder(sandbox.dir)) expect(spawnSync('umount', [mountPoint]).status).toBe(0);
+    fs.rmSync(sandbox.stateDir, { recursive: true, force: true });
+    const puts = sim.count({ method: 'PUT', kind: 'arm' });
+
+    expect(await mount(POD_A)).toMatchObject({ status: 'Success' });
+    expect(sim.count({ method: 'PUT', kind: 'arm' })).toBe(puts);
+    expect(fs.readFileSync(path.join(podDir(POD_A), 'before-reboot.txt'), 'utf8')).toBe('kept');
+    expect(await unmount(POD_A)).toMatchObject({ status: 'Success' });
     expect(dataDisks()).toEqual([]);
   });
 
