@@ -23,6 +23,7 @@ export function addInstallCommand(program: Command, select: (run: OperatorRun) =
     .option('--vendor <name>', 'vendor part of the driver names (flexVolume.driver: "<vendor>/<driver>")', 'azure')
     .option('--drivers <list>', 'comma-separated drivers to install', DRIVER_NAMES.join(','))
     .option('--azuredisk-mode <mode>', 'controller: kube-controller-manager attaches; node: the node attaches (managed control planes)', 'controller')
+    .option('--node-name <name>', "this node's Kubernetes name, for node mode (the DaemonSet passes spec.nodeName; default: the host name)", process.env.NODE_NAME)
     .option('--log-file <file>', 'the drivers\' log file, shown after installing', DEFAULT_LOG_FILE)
     .option('--libraries <source>', 'bundled: ship glibc inside the plugin dir, for distroless controller-manager images; host: use the host\'s', 'bundled')
     .option('--host-proc <dir>', 'the host\'s /proc, to check the plugin dir against the running kubelet', '/proc')

@@ -1,7 +1,7 @@
 // Puts the driver into a plugin directory the way the kubelet's prober needs it (protocol doc 5):
 //
 //   <plugin dir>/<vendor>~azuredisk/azuredisk          one executable, hard-linked under each name
-//   <plugin dir>/<vendor>~azuredisk/azuredisk.conf.json the attach mode (and a non-default log file)
+//   <plugin dir>/<vendor>~azuredisk/azuredisk.conf.json the attach mode, the node name in node mode (and a non-default log file)
 //   <plugin dir>/<vendor>~azuredisk/.lib-<digest>/      glibc and friends, when bundled
 //   <plugin dir>/<vendor>~azurefile/azurefile, <plugin dir>/<vendor>~nfs/nfs
 //
@@ -42,6 +42,8 @@ export interface InstallOptions {
   vendor: string;
   drivers: readonly DriverName[];
   azurediskMode: AzurediskMode;
+  /** In node mode, the node's Kubernetes name (the kubelet does not pass it to `mount`). */
+  nodeName?: string | undefined;
   logFile: string;
   libraries: LibrarySource;
   /** The standalone executable to install; the running one when run from the command line. */
@@ -214,9 +216,10 @@ function ensureConfig(slot: Slot, options: InstallOptions, report: InstallReport
   const shownAs = path.join(slot.final, configName(slot.driver));
   const existing = readJsonObject(file);
   // The installer owns these keys; anything else an operator added stays.
-  const { mode: _mode, logFile: _logFile, ...kept } = existing ?? {};
+  const { mode: _mode, logFile: _logFile, nodeName: _nodeName, ...kept } = existing ?? {};
   const desired: Record<string, unknown> = { ...kept };
   if (slot.driver === 'azuredisk') desired.mode = options.azurediskMode;
+  if (slot.driver === 'azuredisk' && options.azurediskMode === 'node' && options.nodeName) desired.nodeName = options.nodeName;
   if (options.logFile !== DEFAULT_LOG_FILE) desired.logFile = options.logFile;
   if (Object.keys(desired).length === 0) {
     if (existing === undefined) return;

@@ -27,6 +27,10 @@ const installFlags = z.object({
     .transform((text) => text.split(',').map((name) => name.trim()).filter((name) => name !== ''))
     .pipe(z.array(z.enum(DRIVER_NAMES, { error: `--drivers takes a comma-separated list of ${DRIVER_NAMES.join(', ')}` })).min(1, '--drivers is empty')),
   azurediskMode: z.enum(['controller', 'node'], { error: '--azuredisk-mode must be controller or node' }),
+  nodeName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, '--node-name must be a Kubernetes node name')
+    .optional(),
   logFile: z.string().refine((file) => path.isAbsolute(file), '--log-file must be an absolute path'),
   libraries: z.enum(['bundled', 'host'], { error: '--libraries must be bundled or host' }),
   hostProc: z.string().refine((dir) => path.isAbsolute(dir), '--host-proc must be an absolute path'),
@@ -74,6 +78,7 @@ export async function runInstallCommand(rawFlags: Record<string, unknown>): Prom
       vendor: flags.vendor,
       drivers: flags.drivers,
       azurediskMode: flags.azurediskMode,
+      nodeName: flags.nodeName,
       logFile: flags.logFile,
       libraries: flags.libraries,
       source: process.execPath,

@@ -155,8 +155,13 @@ describe('install', () => {
       expect(reply.status).toBe('Success');
       expect(reply.capabilities?.attach).toBe(driver === 'azuredisk');
     }
-    await installed(['--azuredisk-mode', 'node']);
+    await installed(['--azuredisk-mode', 'node', '--node-name', 'aks-nodepool1-12345678-vmss000003']);
     expect((await callDriver(host.executable('azuredisk'), ['init'], { env })).capabilities?.attach).toBe(false);
+    // mount gets no node name from the kubelet: the installer leaves the DaemonSet's spec.nodeName for it.
+    expect(JSON.parse(fs.readFileSync(path.join(host.pluginDir, 'azure~azuredisk/azuredisk.conf.json'), 'utf8'))).toMatchObject({
+      mode: 'node',
+      nodeName: 'aks-nodepool1-12345678-vmss000003',
+    });
     expect(fs.readFileSync(host.logFile, 'utf8')).toMatch(/azuredisk init\[\d+\]/);
   });
 
