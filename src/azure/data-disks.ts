@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataDisk } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
-import { acquireLock, type Lock } from '../system/lock.ts';
+import { tryAcquireLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
 
 export const MAX_LUN = 63;
@@ -184,15 +184,6 @@ const arrivedAt = (id: string): number => Number(id.slice(0, 15));
 const requestFile = (dir: string, id: string): string => path.join(dir, `${id}.request.json`);
 const resultFile = (dir: string, id: string): string => path.join(dir, `${id}.result.json`);
 
-async function tryLock(name: string, dir: string): Promise<Lock | undefined> {
-  try {
-    return await acquireLock(name, { dir, timeoutMs: 0 });
-  } catch (error) {
-    if (error instanceof DriverError) return undefined;
-    throw error;
-  }
-}
-
 /** Queues one request for the machine and returns its outcome, whoever's update carried it. */
 export async function submitDiskRequest(request: DiskRequest, options: QueueOptions, processBatch: BatchProcessor): Promise<DiskOutcome> {
   const queue = path.join(options.dir, options.key);
@@ -203,7 +194,7 @@ export async function submitDiskRequest(request: DiskRequest, options: QueueOpti
   for (;;) {
     const outcome = takeResult(queue, id);
     if (outcome !== undefined) return outcome;
-    const lock = await tryLock(`batch-${options.key}`, options.dir);
+    const lock = tryAcquireLock(`batch-${options.key}`, options.dir);
     if (lock !== undefined) {
       try {
         // Whoever held the lock before may have carried this request already.

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../flexvolume/errors.ts';
 import { lastLine, run, runChecked } from './exec.ts';
-import { acquireLock, type Lock } from './lock.ts';
+import { tryAcquireLock, type Lock } from './lock.ts';
 import { log } from './log.ts';
 
 /** `major:minor` as /proc/self/mountinfo writes it. */
@@ -210,10 +210,7 @@ export async function withFormatSlot<T>(options: FormatSlotOptions, work: () => 
   let slot: Lock | undefined;
   while (slot === undefined) {
     for (let index = 0; index < options.slots && slot === undefined; index++) {
-      slot = await acquireLock(`format-slot-${index}`, { dir: options.lockDir, timeoutMs: 0 }).catch((error: unknown) => {
-        if (error instanceof DriverError) return undefined;
-        throw error;
-      });
+      slot = tryAcquireLock(`format-slot-${index}`, options.lockDir);
     }
     if (slot !== undefined) break;
     if (Date.now() > deadline) {

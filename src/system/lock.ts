@@ -85,30 +85,49 @@ export interface Lock {
   release(): void;
 }
 
-export async function acquireLock(name: string, options: LockOptions): Promise<Lock> {
-  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  const file = path.join(options.dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
-  const holder: Holder = { ...self, token: crypto.randomUUID() };
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (tryCreate(file, holder)) break;
-    const current = readHolder(file);
-    if (current && !isAlive(current)) {
-      breakStaleLock(file, current);
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new DriverError(
-        `another call (pid ${current?.pid ?? 'unknown'}) has held the lock '${name}' for over ${options.timeoutMs / 1000} s; it will be retried`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.random() * POLL_MS));
-  }
+function lockFile(dir: string, name: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+}
+
+function lockOf(file: string, holder: Holder): Lock {
   return {
     release(): void {
       if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true });
     },
   };
+}
+
+/** Takes the lock now, or answers who holds it; a dead holder's lock is taken over. */
+function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } {
+  const holder: Holder = { ...self, token: crypto.randomUUID() };
+  for (;;) {
+    if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
+    const current = readHolder(file);
+    if (current === undefined || isAlive(current)) return { holder: current };
+    breakStaleLock(file, current);
+  }
+}
+
+/** The lock if nobody alive holds it, without waiting: for "whoever gets it does the work". */
+export function tryAcquireLock(name: string, dir: string): Lock | undefined {
+  const outcome = attempt(lockFile(dir, name));
+  return 'lock' in outcome ? outcome.lock : undefined;
+}
+
+export async function acquireLock(name: string, options: LockOptions): Promise<Lock> {
+  const file = lockFile(options.dir, name);
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const outcome = attempt(file);
+    if ('lock' in outcome) return outcome.lock;
+    if (Date.now() > deadline) {
+      throw new DriverError(
+        `another call (pid ${outcome.holder?.pid ?? 'unknown'}) has held the lock '${name}' for over ${options.timeoutMs / 1000} s; it will be retried`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.random() * POLL_MS));
+  }
 }
 
 export async function withLock<T>(name: string, options: LockOptions, work: () => Promise<T>): Promise<T> {

