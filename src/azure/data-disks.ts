@@ -11,13 +11,13 @@
 // update. So N concurrent attaches to one VM cost one update, not N, each disk gets its own LUN,
 // and every caller learns its own disk's LUN from the machine as the update left it.
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataDisk } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
 import { tryAcquireLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
+import { RecordStore } from '../system/state.ts';
 
 export const MAX_LUN = 63;
 
@@ -133,6 +133,11 @@ interface QueuedRequest {
   submittedAt: number;
 }
 
+interface QueuedResult {
+  outcome: DiskOutcome;
+  writtenAt: number;
+}
+
 export interface QueueOptions {
   /** Holds one directory per machine. */
   dir: string;
@@ -164,33 +169,28 @@ export const BURST_TIMING = {
 /** A request this old was left by a call that has long given up (calls end within minutes). */
 const ABANDONED_MS = 15 * 60_000;
 
-function writeAtomically(file: string, value: unknown): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, JSON.stringify(value), { mode: 0o600 });
-  fs.renameSync(temporary, file);
+/** A machine's queue: the requests waiting for an update, and the outcomes their callers collect. */
+interface Queue {
+  requests: RecordStore<QueuedRequest>;
+  results: RecordStore<QueuedResult>;
 }
 
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
+function openQueue(options: QueueOptions): Queue {
+  const dir = path.join(options.dir, options.key);
+  return { requests: new RecordStore(path.join(dir, 'requests')), results: new RecordStore(path.join(dir, 'results')) };
 }
 
-// An id starts with the time its request was queued, so names sort in arrival order and tell it.
+// An id starts with the time its request was queued, so ids sort in arrival order and tell it.
 const requestId = (submittedAt: number): string => `${submittedAt.toString().padStart(15, '0')}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 const arrivedAt = (id: string): number => Number(id.slice(0, 15));
-const requestFile = (dir: string, id: string): string => path.join(dir, `${id}.request.json`);
-const resultFile = (dir: string, id: string): string => path.join(dir, `${id}.result.json`);
+const queuedIds = (queue: Queue): string[] => queue.requests.keys().sort();
 
 /** Queues one request for the machine and returns its outcome, whoever's update carried it. */
 export async function submitDiskRequest(request: DiskRequest, options: QueueOptions, processBatch: BatchProcessor): Promise<DiskOutcome> {
-  const queue = path.join(options.dir, options.key);
-  fs.mkdirSync(queue, { recursive: true, mode: 0o700 });
+  const queue = openQueue(options);
   const submittedAt = Date.now();
   const id = requestId(submittedAt);
-  writeAtomically(requestFile(queue, id), { request, submittedAt } satisfies QueuedRequest);
+  queue.requests.write(id, { request, submittedAt });
   for (;;) {
     const outcome = takeResult(queue, id);
     if (outcome !== undefined) return outcome;
@@ -198,7 +198,7 @@ export async function submitDiskRequest(request: DiskRequest, options: QueueOpti
     if (lock !== undefined) {
       try {
         // Whoever held the lock before may have carried this request already.
-        if (!fs.existsSync(resultFile(queue, id))) {
+        if (queue.results.read(id) === undefined) {
           await awaitBurst(queue, options.deadline);
           await runBatch(queue, processBatch);
         }
@@ -208,7 +208,7 @@ export async function submitDiskRequest(request: DiskRequest, options: QueueOpti
       continue;
     }
     if (Date.now() > options.deadline) {
-      fs.rmSync(requestFile(queue, id), { force: true });
+      queue.requests.delete(id);
       throw new DriverError(`gave up waiting for the update of ${options.describe}: other calls kept it busy; Kubernetes retries this call`);
     }
     await sleep(POLL_MS + Math.random() * POLL_MS);
@@ -221,7 +221,7 @@ export async function submitDiskRequest(request: DiskRequest, options: QueueOpti
  * caller's deadline. Requests that waited for the lock through an update are old enough to go at
  * once. The lock stays held meanwhile, so the queue's snapshot, the read and the update are one.
  */
-async function awaitBurst(queue: string, deadline: number): Promise<void> {
+async function awaitBurst(queue: Queue, deadline: number): Promise<void> {
   for (;;) {
     const now = Date.now();
     const arrivals = queuedIds(queue)
@@ -237,36 +237,25 @@ async function awaitBurst(queue: string, deadline: number): Promise<void> {
   }
 }
 
-function queuedIds(queue: string): string[] {
-  const suffix = '.request.json';
-  return fs
-    .readdirSync(queue)
-    .filter((name) => name.endsWith(suffix))
-    .map((name) => name.slice(0, -suffix.length))
-    .sort();
-}
-
-function takeResult(queue: string, id: string): DiskOutcome | undefined {
-  const file = resultFile(queue, id);
-  const outcome = readJson<DiskOutcome>(file);
-  if (outcome !== undefined) fs.rmSync(file, { force: true });
-  return outcome;
+function takeResult(queue: Queue, id: string): DiskOutcome | undefined {
+  const result = queue.results.read(id);
+  if (result !== undefined) queue.results.delete(id);
+  return result?.outcome;
 }
 
 /** The lock holder's part: one update for everything queued. */
-async function runBatch(queue: string, processBatch: BatchProcessor): Promise<void> {
+async function runBatch(queue: Queue, processBatch: BatchProcessor): Promise<void> {
   const now = Date.now();
-  for (const name of fs.readdirSync(queue)) {
-    if (!name.endsWith('.result.json')) continue;
-    // Its caller may take it meanwhile.
-    const modified = fs.statSync(path.join(queue, name), { throwIfNoEntry: false })?.mtimeMs;
-    if (modified !== undefined && now - modified > ABANDONED_MS) fs.rmSync(path.join(queue, name), { force: true });
+  // Results nobody came for: their callers gave up long ago.
+  for (const id of queue.results.keys()) {
+    const writtenAt = queue.results.read(id)?.writtenAt;
+    if (writtenAt !== undefined && now - writtenAt > ABANDONED_MS) queue.results.delete(id);
   }
   const pending: { id: string; request: DiskRequest }[] = [];
   for (const id of queuedIds(queue)) {
-    const queued = readJson<QueuedRequest>(requestFile(queue, id));
-    if (queued === undefined || fs.existsSync(resultFile(queue, id)) || now - queued.submittedAt > ABANDONED_MS) {
-      fs.rmSync(requestFile(queue, id), { force: true });
+    const queued = queue.requests.read(id);
+    if (queued === undefined || queue.results.read(id) !== undefined || now - queued.submittedAt > ABANDONED_MS) {
+      queue.requests.delete(id);
       continue;
     }
     pending.push({ id, request: queued.request });
@@ -281,7 +270,8 @@ async function runBatch(queue: string, processBatch: BatchProcessor): Promise<vo
     outcomes = pending.map(() => ({ status: 'failed', message: describeError(error) }));
   }
   pending.forEach(({ id }, index) => {
-    writeAtomically(resultFile(queue, id), outcomes[index] ?? { status: 'failed', message: 'the batch gave no answer for this request' });
-    fs.rmSync(requestFile(queue, id), { force: true });
+    const outcome = outcomes[index] ?? { status: 'failed', message: 'the batch gave no answer for this request' };
+    queue.results.write(id, { outcome, writtenAt: Date.now() });
+    queue.requests.delete(id);
   });
 }

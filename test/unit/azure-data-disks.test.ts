@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RecordStore } from '../../src/system/state.ts';
 import type { DataDisk } from '@azure/arm-compute';
 import {
   BURST_TIMING,
@@ -132,6 +133,9 @@ describe('submitDiskRequest: batching through the queue', () => {
     };
     return { batches, processBatch, disks: () => current };
   }
+  /** Requests and results still in a machine's queue. */
+  const leftovers = (key: string): string[] =>
+    ['requests', 'results'].flatMap((kind) => new RecordStore(path.join(dir, key, kind)).keys().map((id) => `${kind}/${id}`));
   const queueOptions = (deadlineMs = 20_000) => ({ dir, key: 'rg~node-1', deadline: Date.now() + deadlineMs, describe: 'node-1' });
 
   /** Each caller got a LUN of its own, the one the machine lists for its disk, and left nothing behind. */
@@ -139,7 +143,7 @@ describe('submitDiskRequest: batching through the queue', () => {
     const luns = outcomes.map((o) => (o.status === 'attached' ? o.lun : -1));
     expect(new Set(luns).size).toBe(names.length);
     names.forEach((name, i) => expect(luns[i]).toBe(disks.find((d) => d.name === name)?.lun));
-    expect(fs.readdirSync(path.join(dir, 'rg~node-1'))).toEqual([]);
+    expect(leftovers('rg~node-1')).toEqual([]);
   }
 
   test('a burst whose first request comes well ahead of the rest goes out in one update', async () => {
@@ -158,10 +162,11 @@ describe('submitDiskRequest: batching through the queue', () => {
 
   test('a lone request waits firstWaitMs for company, no more; an abandoned request neither shortens the wait nor goes out', async () => {
     const machine = fakeMachine(0);
-    const queue = path.join(dir, 'rg~node-1');
-    fs.mkdirSync(queue);
     const abandonedAt = Date.now() - 60 * 60_000;
-    fs.writeFileSync(path.join(queue, `${String(abandonedAt).padStart(15, '0')}-1-0000.request.json`), JSON.stringify({ request: attach('old'), submittedAt: abandonedAt }));
+    new RecordStore(path.join(dir, 'rg~node-1', 'requests')).write(`${String(abandonedAt).padStart(15, '0')}-1-0000`, {
+      request: attach('old'),
+      submittedAt: abandonedAt,
+    });
     const submitted = Date.now();
     const outcome = await submitDiskRequest(attach('a'), queueOptions(), machine.processBatch);
     expect(outcome).toEqual({ status: 'attached', lun: 0 });
@@ -169,7 +174,7 @@ describe('submitDiskRequest: batching through the queue', () => {
     const waited = (machine.batches[0]?.startedAt ?? 0) - submitted;
     expect(waited).toBeGreaterThanOrEqual(firstWaitMs);
     expect(waited).toBeLessThan(firstWaitMs + quietMs);
-    expect(fs.readdirSync(queue)).toEqual([]);
+    expect(leftovers('rg~node-1')).toEqual([]);
   });
 
   test('a steady stream goes out maxWaitMs after its first request; what comes later goes in the next update, each request once', async () => {
