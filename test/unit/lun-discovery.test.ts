@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findDiskByLun, lunIn, parseLun, waitForDisk } from '../../src/drivers/azuredisk/lun-discovery.ts';
+import { findDiskByLun, findLunOfDevice, lunIn, parseLun, waitForDisk } from '../../src/drivers/azuredisk/lun-discovery.ts';
 import { InvalidInput } from '../../src/flexvolume/errors.ts';
 import { createLoopPool, MiB, type LoopDevice } from '../helpers/loop-devices.ts';
 import { CONTROLLER, createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
@@ -94,6 +94,17 @@ describe('findDiskByLun', () => {
     expect(found(1).blockName).toBe(loop(2).name);
     fixture.addDisk({ address: '4:0:0:1', controller: undefined, device: loop(3).path });
     expect(missing(1)).toMatch(/several disks could be LUN 1/);
+  });
+
+  test('findLunOfDevice names the LUN of a data disk, and none for the OS disk, a decoy, or an NVMe disk without its link', () => {
+    fixture.addDisk({ address: '0:0:0:0', controller: CONTROLLER.scsi0, device: loop(0).path, links: ['disk/azure/root'] });
+    fixture.addDisk({ address: '1:0:0:3', controller: CONTROLLER.scsi1, device: loop(1).path, links: ['disk/azure/scsi1/lun3'] });
+    fixture.addDisk({ address: '2:0:0:3', controller: CONTROLLER.foreign, device: loop(2).path });
+    fixture.addNvmeDisk({ device: loop(3).path, links: ['disk/azure/data/by-lun/5'] });
+    expect(findLunOfDevice(loop(1).name, roots())).toBe(3);
+    expect(findLunOfDevice(loop(3).name, roots())).toBe(5);
+    expect(findLunOfDevice(loop(0).name, roots())).toBeUndefined();
+    expect(findLunOfDevice(loop(2).name, roots())).toBeUndefined();
   });
 
   test('waitForDisk gives up with what it looked for', async () => {

@@ -296,11 +296,21 @@ export async function waitForDisk(lun: number, roots: DiscoveryRoots, options: W
 }
 
 /**
- * The LUN of the data disk that is `blockName` (e.g. `sdc`), found the same way waitforattach
- * finds a disk, so an unmount can name the disk to detach when no record of it survived.
+ * The LUN of the data disk that is `blockName` (e.g. `sdc`), so an unmount can name the disk to
+ * detach when no record of it survived. The candidate LUNs come from one look at sysfs (and the
+ * NVMe by-lun links); each is confirmed the way waitforattach finds a disk.
  */
-export function findLunOfDevice(blockName: string, roots: DiscoveryRoots, luns: Iterable<number>): number | undefined {
-  for (const lun of luns) {
+export function findLunOfDevice(blockName: string, roots: DiscoveryRoots): number | undefined {
+  const byLun = path.join(roots.devRoot, 'disk/azure/data/by-lun');
+  const candidates = new Set([
+    ...readScsiDisks(roots.sysRoot)
+      .filter((disk) => disk.blockNames.includes(blockName))
+      .map((disk) => disk.lun),
+    ...listDir(byLun)
+      .filter((entry) => blockNameBehind(path.join(byLun, entry)) === blockName)
+      .map(Number),
+  ]);
+  for (const lun of candidates) {
     const lookup = findDiskByLun(lun, roots);
     if ('found' in lookup && lookup.found.blockName === blockName) return lun;
   }

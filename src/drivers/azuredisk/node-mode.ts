@@ -28,7 +28,6 @@ import type { NodeCalls } from './node.ts';
 /** Longer than an attach may take (5 min) plus a format, so a waiter outlasts a slow holder. */
 const VOLUME_LOCK_TIMEOUT_MS = 15 * 60_000;
 const UNMOUNT_TIMEOUT_MS = 60_000;
-const ALL_LUNS = Array.from({ length: 64 }, (_, lun) => lun);
 
 function required(reply: Reply, what: string): Extract<Reply, { status: 'Success' }> {
   if (reply.status === 'Success') return reply;
@@ -93,7 +92,7 @@ export function createNodeModeCalls(
         log(`${pod.volumeName} is still used on this node by ${users.map((entry) => entry.mountPoint).join(', ')}; it stays attached`);
         return success();
       }
-      lun = findLunOfDevice(path.basename(staged.source), roots, ALL_LUNS);
+      lun = findLunOfDevice(path.basename(staged.source), roots);
       required(await sides.node.unmountdevice!({ deviceMountPath: global }), `unmounting ${global.path}`);
     }
     // Also when nothing was staged: a retry after a crash between the unmount and the detach.
