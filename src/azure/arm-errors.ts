@@ -44,10 +44,6 @@ export function isRetryableConflict(error: unknown): boolean {
   return code === undefined || !['ConflictingUserInput', 'AttachDiskWhileBeingDetached', 'OperationNotAllowed'].includes(code);
 }
 
-export function isAborted(error: unknown): boolean {
-  return (error as { name?: string } | undefined)?.name === 'AbortError';
-}
-
 /** @azure/identity's error classes, and MSAL's that it passes through. */
 const AUTHENTICATION_ERRORS = new Set([
   'AuthenticationError',

@@ -64,18 +64,12 @@ export function planCredential(config: CloudConfig, env: NodeJS.ProcessEnv = pro
       : { kind: 'user-assigned managed identity', clientId: identity };
   }
   if (config.aadClientSecret !== undefined) {
-    return {
-      kind: 'client secret',
-      tenantId: need(config, 'tenantId', config.tenantId, 'a client secret'),
-      clientId: need(config, 'aadClientId', config.aadClientId, 'a client secret'),
-      secret: config.aadClientSecret,
-    };
+    return { kind: 'client secret', ...servicePrincipal(config, 'a client secret'), secret: config.aadClientSecret };
   }
   if (config.aadClientCertPath !== undefined) {
     return {
       kind: 'client certificate',
-      tenantId: need(config, 'tenantId', config.tenantId, 'a client certificate'),
-      clientId: need(config, 'aadClientId', config.aadClientId, 'a client certificate'),
+      ...servicePrincipal(config, 'a client certificate'),
       certPath: config.aadClientCertPath,
       password: config.aadClientCertPassword,
     };
@@ -84,6 +78,11 @@ export function planCredential(config: CloudConfig, env: NodeJS.ProcessEnv = pro
     `${config.file} names no credentials: set aadClientId and aadClientSecret (or aadClientCertPath), ` +
       'useManagedIdentityExtension, or aadFederatedTokenFile',
   );
+}
+
+/** The tenant and application a client secret or certificate belongs to. */
+function servicePrincipal(config: CloudConfig, purpose: string): { tenantId: string; clientId: string } {
+  return { tenantId: need(config, 'tenantId', config.tenantId, purpose), clientId: need(config, 'aadClientId', config.aadClientId, purpose) };
 }
 
 function need(config: CloudConfig, field: string, value: string | undefined, purpose: string): string {

@@ -84,11 +84,12 @@ export class VmResolver {
   private async findScaleSetInstance(nodeName: string): Promise<Machine | undefined> {
     const { resourceGroup, primaryScaleSetName } = this.config;
     const parsed = parseScaleSetComputerName(nodeName);
-    const guesses = [parsed?.prefix, primaryScaleSetName].filter((name): name is string => name !== undefined);
-    for (const scaleSet of new Set(guesses.map((name) => name.toLowerCase()))) {
-      if (parsed === undefined) break;
-      const machine = await this.reader.get({ kind: 'vmss', resourceGroup, scaleSet, instanceId: parsed.instanceId });
-      if (machine !== undefined && sameName(machine.computerName, nodeName)) return machine;
+    if (parsed !== undefined) {
+      const guesses = [parsed.prefix, primaryScaleSetName].filter((name): name is string => name !== undefined);
+      for (const scaleSet of new Set(guesses.map((name) => name.toLowerCase()))) {
+        const machine = await this.reader.get({ kind: 'vmss', resourceGroup, scaleSet, instanceId: parsed.instanceId });
+        if (machine !== undefined && sameName(machine.computerName, nodeName)) return machine;
+      }
     }
     if (primaryScaleSetName === undefined) return undefined;
     const instances = await this.reader.listScaleSet(resourceGroup, primaryScaleSetName);

@@ -20,8 +20,6 @@ export interface CallArgs {
   expandfs: { options: VolumeOptions; devicePath: string; volumePath: string; newSizeBytes: number; oldSizeBytes: number };
 }
 
-export type CallName = 'init' | keyof CallArgs;
-
 export type DriverCalls = { [K in keyof CallArgs]?: (args: CallArgs[K]) => Promise<Reply> };
 
 export interface Driver extends DriverCalls {

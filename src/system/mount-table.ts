@@ -45,7 +45,3 @@ export function readMountTable(): MountEntry[] {
 export function findMount(mountPoint: string, table: MountEntry[] = readMountTable()): MountEntry | undefined {
   return table.findLast((entry) => entry.mountPoint === mountPoint);
 }
-
-export function isMountPoint(mountPoint: string): boolean {
-  return findMount(mountPoint) !== undefined;
-}
