@@ -31,6 +31,7 @@ export interface Settings {
   nodeName: string;
 }
 
+/** Keys of `<driver>.conf.json` this module reads; the installer writes mode, nodeName and logFile. */
 interface ConfigFile {
   mode?: unknown;
   logFile?: unknown;
@@ -40,10 +41,20 @@ interface ConfigFile {
   nodeName?: unknown;
 }
 
-function readConfigFile(file: string): ConfigFile {
+/**
+ * A driver's config file as an object: undefined when there is none, {} when it is not a JSON
+ * object, so a damaged file means defaults rather than a failing call.
+ */
+export function readDriverConfig(file: string): Record<string, unknown> | undefined {
+  let text: string;
   try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return parsed !== null && typeof parsed === 'object' ? (parsed as ConfigFile) : {};
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }
@@ -56,13 +67,15 @@ function positiveSeconds(value: unknown): number | undefined {
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
+export const configFileName = (driverName: string): string => `${driverName}.conf.json`;
+
 export function configFileFor(executablePath: string, driverName: string): string {
-  return path.join(path.dirname(executablePath), `${driverName}.conf.json`);
+  return path.join(path.dirname(executablePath), configFileName(driverName));
 }
 
 export function loadSettings(executablePath: string, driverName: string, env: NodeJS.ProcessEnv = process.env): Settings {
   const configFile = configFileFor(executablePath, driverName);
-  const config = readConfigFile(configFile);
+  const config: ConfigFile = readDriverConfig(configFile) ?? {};
   const mode = asString(env.FLEXVOLUME_AZUREDISK_MODE) ?? asString(config.mode);
   return {
     configFile,

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
 import { DRIVER_NAMES, type DriverName } from '../flexvolume/driver.ts';
-import type { AzurediskMode } from '../settings.ts';
+import { configFileName, readDriverConfig, type AzurediskMode } from '../settings.ts';
 import { DEFAULT_LOG_FILE } from '../system/log.ts';
 import { patchField, readElf, unpadPath, type Patch } from './elf.ts';
 import {
@@ -63,7 +63,6 @@ const CONFIG_MODE = 0o644;
 const LIBRARY_DIR = /^\.lib-[0-9a-f]{12}$/;
 
 const driverDirName = (vendor: string, driver: DriverName): string => `${vendor}~${driver}`;
-const configName = (driver: DriverName): string => `${driver}.conf.json`;
 
 interface Slot {
   driver: DriverName;
@@ -212,9 +211,9 @@ function placeExecutables(slots: Slot[], content: Content, report: InstallReport
 }
 
 function ensureConfig(slot: Slot, options: InstallOptions, report: InstallReport): void {
-  const file = path.join(slot.work, configName(slot.driver));
-  const shownAs = path.join(slot.final, configName(slot.driver));
-  const existing = readJsonObject(file);
+  const file = path.join(slot.work, configFileName(slot.driver));
+  const shownAs = path.join(slot.final, configFileName(slot.driver));
+  const existing = readDriverConfig(file);
   // The installer owns these keys; anything else an operator added stays.
   const { mode: _mode, logFile: _logFile, nodeName: _nodeName, ...kept } = existing ?? {};
   const desired: Record<string, unknown> = { ...kept };
@@ -235,21 +234,6 @@ function ensureConfig(slot: Slot, options: InstallOptions, report: InstallReport
 /** Key order is not a change. */
 function canonicalJson(value: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-}
-
-function readJsonObject(file: string): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 /** The library directories the executables in the plugin dir currently name as their interpreter's home. */
@@ -283,7 +267,7 @@ function removeUnusedLibraryDirs(slots: Slot[], options: InstallOptions, previou
 }
 
 function isOurs(driver: DriverName, name: string): boolean {
-  return name === driver || name === configName(driver) || LIBRARY_DIR.test(name);
+  return name === driver || name === configFileName(driver) || LIBRARY_DIR.test(name);
 }
 
 /** Dot-named files and directories an interrupted run left behind, and nothing else. */
