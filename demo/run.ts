@@ -6,10 +6,9 @@
 // failure. Without root it runs what needs no mounts and says what it skipped. Exit status 1 when
 // any step that should succeed did not.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
-import { createSandbox, SEA } from '../test/helpers/sandbox.ts';
+import { createSandbox, SEA, useArmSimulator } from '../test/helpers/sandbox.ts';
 import { azurediskScene } from './azuredisk.ts';
 import { azurefileScene, nfsScene } from './shares.ts';
 import { bold, heading, note, SceneAborted, type Story } from './show.ts';
@@ -41,9 +40,7 @@ async function main(): Promise<number> {
   cleanups.add(() => sandbox.cleanup());
   const sim = await startArmSimulator({ updateLatencyMs: UPDATE_LATENCY_MS });
   cleanups.add(() => sim.close());
-  const azureJson = path.join(sandbox.dir, 'azure.json');
-  fs.writeFileSync(azureJson, JSON.stringify(sim.cloudConfig(), null, 2), { mode: 0o600 });
-  Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: azureJson, NODE_EXTRA_CA_CERTS: sim.caCertPath });
+  useArmSimulator(sandbox, sim);
 
   process.stdout.write(
     `${bold('azure-flexvolume demo')}: the standalone binary ${SEA}\n` +

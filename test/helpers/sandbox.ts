@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { callDriver, type CallResult } from './kubelet.ts';
 import { installMountStandin, type MountRecord } from './mount-standin.ts';
+import type { ArmSimulator } from '../arm-simulator/index.ts';
 
 const require = createRequire(import.meta.url);
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -102,4 +103,12 @@ function unmountAllUnder(dir: string): void {
 
 export function pathExists(file: string): boolean {
   return fs.existsSync(file);
+}
+
+/** Points the sandbox's driver calls at the ARM simulator: an azure.json for it, and trust in its certificate. */
+export function useArmSimulator(sandbox: Sandbox, sim: ArmSimulator): string {
+  const configFile = path.join(sandbox.dir, 'azure.json');
+  fs.writeFileSync(configFile, JSON.stringify(sim.cloudConfig(), null, 2), { mode: 0o600 });
+  Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: configFile, NODE_EXTRA_CA_CERTS: sim.caCertPath });
+  return configFile;
 }

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILDS, createSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import { BUILDS, createSandbox, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
 import { baseOptions, goJson, type CallResult } from '../helpers/kubelet.ts';
 import { startArmSimulator, type ArmSimulator, type SimulatorCloudConfig } from '../arm-simulator/index.ts';
 
@@ -22,8 +22,7 @@ interface Harness {
 async function startHarness(build: string, simOptions: Parameters<typeof startArmSimulator>[0] = {}): Promise<Harness> {
   const sim = await startArmSimulator({ updateLatencyMs: 20, ...simOptions });
   const sandbox = createSandbox(build);
-  const configFile = path.join(sandbox.dir, 'azure.json');
-  Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: configFile, NODE_EXTRA_CA_CERTS: sim.caCertPath });
+  const configFile = useArmSimulator(sandbox, sim);
   const diskId = (name: string) => `/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.Compute/disks/${name}`;
   const options = (pv: string, diskName: string, extra: Record<string, string> = {}) =>
     goJson({ ...baseOptions({ volumeName: pv }), diskName, diskURI: diskId(diskName), ...extra });
@@ -36,7 +35,6 @@ async function startHarness(build: string, simOptions: Parameters<typeof startAr
     detach: (pv, node, env = {}) => sandbox.call('azuredisk', ['detach', pv, node], env),
     armCount: (filter) => sim.count({ ...filter, kind: 'arm' }),
   };
-  harness.writeConfig();
   return harness;
 }
 

@@ -9,7 +9,7 @@ import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts'
 import { simulateAzureHost, type AzureHost } from '../helpers/azure-host.ts';
 import { baseOptions, goJson } from '../helpers/kubelet.ts';
 import { createLoopPool, MiB } from '../helpers/loop-devices.ts';
-import { createSandbox, mountsUnder, SEA, type Sandbox } from '../helpers/sandbox.ts';
+import { createSandbox, mountsUnder, SEA, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
 import { createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
 
 const pool = createLoopPool();
@@ -24,9 +24,8 @@ beforeAll(async () => {
   sim.addDisk({ name: 'disk-data', sizeGB: 5 });
   fixture = createScsiFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'azuredisk-lifecycle-')));
   host = simulateAzureHost({ sim, fixture, vmName: 'node-1', devices: new Map([['disk-data', pool.create('disk-data', 128 * MiB).path]]) });
-  const configFile = path.join(fixture.dir, 'azure.json');
-  fs.writeFileSync(configFile, JSON.stringify(sim.cloudConfig()));
-  sandbox = createSandbox(SEA, { ...fixture.env, AZURE_CREDENTIAL_FILE: configFile, NODE_EXTRA_CA_CERTS: sim.caCertPath });
+  sandbox = createSandbox(SEA, fixture.env);
+  useArmSimulator(sandbox, sim);
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts'
 import { simulateAzureHost, type AzureHost } from '../helpers/azure-host.ts';
 import { goJson, mountOptions, type CallResult } from '../helpers/kubelet.ts';
 import { createLoopPool, MiB } from '../helpers/loop-devices.ts';
-import { BUILDS, createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.ts';
+import { BUILDS, createSandbox, mountsUnder, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
 import { createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
 
 const pool = createLoopPool();
@@ -35,14 +35,8 @@ describe.each(BUILDS)('azuredisk node mode ($name)', ({ file }) => {
     }
     fixture = createScsiFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'azuredisk-node-mode-')));
     host = simulateAzureHost({ sim, fixture, vmName: 'node-1', devices });
-    sandbox = createSandbox(file, {
-      ...fixture.env,
-      AZURE_CREDENTIAL_FILE: path.join(fixture.dir, 'azure.json'),
-      NODE_EXTRA_CA_CERTS: sim.caCertPath,
-      FLEXVOLUME_AZUREDISK_MODE: 'node',
-      FLEXVOLUME_NODE_NAME: 'node-1',
-    });
-    fs.writeFileSync(path.join(fixture.dir, 'azure.json'), JSON.stringify(sim.cloudConfig()));
+    sandbox = createSandbox(file, { ...fixture.env, FLEXVOLUME_AZUREDISK_MODE: 'node', FLEXVOLUME_NODE_NAME: 'node-1' });
+    useArmSimulator(sandbox, sim);
   });
 
   afterEach(async () => {

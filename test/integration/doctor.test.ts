@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
 import { baseOptions, goJson } from '../helpers/kubelet.ts';
-import { createSandbox, SEA, type Sandbox } from '../helpers/sandbox.ts';
+import { createSandbox, SEA, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
 
 interface Report {
   healthy: boolean;
@@ -14,16 +14,13 @@ interface Report {
 
 let sim: ArmSimulator;
 let sandbox: Sandbox;
-let configFile: string;
 
 beforeAll(async () => {
   sim = await startArmSimulator({ updateLatencyMs: 10 });
   sim.addVM({ name: 'node-1' });
   sim.addDisk({ name: 'disk-a', sizeGB: 8 });
-  sandbox = createSandbox(SEA);
-  configFile = path.join(sandbox.dir, 'azure.json');
-  fs.writeFileSync(configFile, JSON.stringify(sim.cloudConfig()));
-  Object.assign(sandbox.env, { AZURE_CREDENTIAL_FILE: configFile, NODE_EXTRA_CA_CERTS: sim.caCertPath, FLEXVOLUME_NODE_NAME: 'node-1' });
+  sandbox = createSandbox(SEA, { FLEXVOLUME_NODE_NAME: 'node-1' });
+  useArmSimulator(sandbox, sim);
 });
 
 afterAll(async () => {
