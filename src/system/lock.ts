@@ -6,32 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
 import { log } from './log.ts';
+import { currentProcess, isAlive, type ProcessIdentity } from './process-identity.ts';
 
-interface Holder {
-  pid: number;
-  /** Process start time from /proc, so a reused pid is not mistaken for the holder. */
-  startTime: string;
+interface Holder extends ProcessIdentity {
   token: string;
 }
 
 const POLL_MS = 15;
-
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name (which may contain spaces) closes with ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-const self: Omit<Holder, 'token'> = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
-
-function isAlive(holder: Holder): boolean {
-  const startTime = processStartTime(holder.pid);
-  return startTime !== undefined && startTime === holder.startTime;
-}
 
 function readHolder(file: string): Holder | undefined {
   try {
@@ -100,7 +81,7 @@ function lockOf(file: string, holder: Holder): Lock {
 
 /** Takes the lock now, or answers who holds it; a dead holder's lock is taken over. */
 function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } {
-  const holder: Holder = { ...self, token: crypto.randomUUID() };
+  const holder: Holder = { ...currentProcess(), token: crypto.randomUUID() };
   for (;;) {
     if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
     const current = readHolder(file);

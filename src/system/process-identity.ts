@@ -1,0 +1,38 @@
+// Who a process is, durably enough to survive pid reuse: its pid and its start time from /proc.
+// Locks and queued requests record the identity of the process they belong to, so that whatever a
+// dead process left behind is recognised as such, and a reused pid is not mistaken for it.
+import * as fs from 'node:fs';
+
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks after boot). */
+  startTime: string;
+}
+
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name (which may contain spaces) closes with ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function identityOf(pid: number): ProcessIdentity | undefined {
+  const startTime = processStartTime(pid);
+  return startTime === undefined ? undefined : { pid, startTime };
+}
+
+let current: ProcessIdentity | undefined;
+
+export function currentProcess(): ProcessIdentity {
+  current ??= { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+  return current;
+}
+
+/** Whether the process that `identity` names still runs (the same process, not a new one with its pid). */
+export function isAlive(identity: ProcessIdentity): boolean {
+  const startTime = processStartTime(identity.pid);
+  return startTime !== undefined && startTime === identity.startTime;
+}
