@@ -66,27 +66,42 @@ export function cloudEndpoints(cloudName: string | undefined): CloudEndpoints {
 }
 
 /**
- * The `cloud` field of an azure.json, or undefined when the file is missing, unreadable, not JSON
- * or has no such field. Only this field is read, so a node without full cloud credentials (an
- * azurefile-only node) still finds its cloud.
+ * The `cloud` field of an azure.json; undefined (the public cloud) when the file or the field is
+ * missing. Only this field is read, so a node without full cloud credentials (an azurefile-only
+ * node) still finds its cloud. A file that is there but cannot be read, or is truncated or not a
+ * JSON object, is an error: guessing the public cloud would mount against the wrong endpoints.
  */
 export function readCloudName(configFile: string): string | undefined {
   let text: string;
   try {
     text = fs.readFileSync(configFile, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log(`cannot read ${configFile}: ${(error as Error).message}`);
-    return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      log(`${configFile} does not exist; assuming the public cloud (AzurePublicCloud)`);
+      return undefined;
+    }
+    throw new DriverError(`cannot read the cloud config ${configFile} (${(error as Error).message}); make it a readable file`);
   }
   let config: unknown;
   try {
     // A UTF-8 byte-order mark, which some editors leave, is not JSON.
     config = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
-    log(`${configFile} is not JSON (${(error as Error).message}); its cloud is ignored`);
+    throw new DriverError(
+      `the cloud config ${configFile} is not valid JSON (${(error as Error).message}); it may be truncated. ` +
+        'Restore it (the cloud provider writes it at node set-up)',
+    );
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new DriverError(`the cloud config ${configFile} must hold a JSON object (the cloud provider's azure.json)`);
+  }
+  const cloud = (config as { cloud?: unknown }).cloud;
+  if (cloud !== undefined && typeof cloud !== 'string') {
+    throw new DriverError(`the cloud config ${configFile}: field 'cloud' must be a string such as AzurePublicCloud`);
+  }
+  if (cloud === undefined || cloud.trim() === '') {
+    log(`${configFile} names no cloud; assuming the public cloud (AzurePublicCloud)`);
     return undefined;
   }
-  if (config === null || typeof config !== 'object') return undefined;
-  const cloud = (config as { cloud?: unknown }).cloud;
-  return typeof cloud === 'string' && cloud.trim() !== '' ? cloud.trim() : undefined;
+  return cloud.trim();
 }

@@ -223,16 +223,14 @@ function storageAccountOf(volume: AzurefileOptions, secrets: Record<string, stri
   return parsed.data;
 }
 
-/** The option, else the cloud named in azure.json, else the public cloud. */
+/** The option, else the cloud named in azure.json, else (no azure.json, or no cloud in it) the public cloud. */
 function storageEndpointSuffixOf(volume: AzurefileOptions, settings: Settings): string {
   if (volume.storageEndpointSuffix !== undefined) return volume.storageEndpointSuffix;
+  const file = settings.azureCredentialFile;
   try {
-    return cloudEndpoints(readCloudName(settings.azureCredentialFile)).storageEndpointSuffix;
+    return cloudEndpoints(readCloudName(file)).storageEndpointSuffix;
   } catch (error) {
-    throw new InvalidInput(
-      `${describeError(error)}, as named by the cloud field of ${settings.azureCredentialFile}; ` +
-        'fix that file or set the storageEndpointSuffix option of the volume',
-    );
+    throw new InvalidInput(`${describeError(error)}; fix ${file}, or set the storageEndpointSuffix option of the volume`);
   }
 }
 

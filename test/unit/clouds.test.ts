@@ -60,20 +60,38 @@ describe('readCloudName', () => {
     expect(readCloudName(write('\uFEFF{"cloud":" AZUREUSGOVERNMENT "}'))).toBe('AZUREUSGOVERNMENT');
   });
 
+  const logged = (): string => (fs.existsSync(path.join(dir, 'log')) ? fs.readFileSync(path.join(dir, 'log'), 'utf8') : '');
+
   test.each([
-    ['a missing file', null],
-    ['a file that is not JSON', '{"cloud": AzureChinaCloud}'],
-    ['a JSON array', '["AzureChinaCloud"]'],
-    ['JSON null', 'null'],
     ['no cloud field', '{"tenantId":"t"}'],
     ['an empty cloud', '{"cloud":"  "}'],
-    ['a cloud that is not a string', '{"cloud":1}'],
-  ])('%s gives undefined', (_name, text) => {
-    const file = text === null ? path.join(dir, 'absent.json') : write(text);
+  ])('%s means the public cloud, and the log says so', (_name, text) => {
+    const file = write(text);
     expect(readCloudName(file)).toBeUndefined();
+    expect(logged()).toContain(`${file} names no cloud; assuming the public cloud (AzurePublicCloud)`);
   });
 
-  test('a directory instead of a file gives undefined', () => {
-    expect(readCloudName(dir)).toBeUndefined();
+  test('a missing file means the public cloud, and the log says so', () => {
+    const file = path.join(dir, 'absent.json');
+    expect(readCloudName(file)).toBeUndefined();
+    expect(logged()).toContain(`${file} does not exist; assuming the public cloud (AzurePublicCloud)`);
+  });
+
+  test.each([
+    ['truncated', '{"cloud":"AzureChinaCloud","tenantId":"t', /is not valid JSON .*may be truncated/],
+    ['empty (truncated to nothing)', '', /is not valid JSON .*may be truncated/],
+    ['not JSON', '{"cloud": AzureChinaCloud}', /is not valid JSON/],
+    ['a JSON array', '["AzureChinaCloud"]', /must hold a JSON object/],
+    ['JSON null', 'null', /must hold a JSON object/],
+    ['a cloud that is not a string', '{"cloud":1}', /field 'cloud' must be a string/],
+  ])('a file that is %s is an error naming the file, never the public cloud', (_name, text, message) => {
+    const file = write(text);
+    expect(() => readCloudName(file)).toThrow(DriverError);
+    expect(() => readCloudName(file)).toThrow(message);
+    expect(() => readCloudName(file)).toThrow(file);
+  });
+
+  test('a directory instead of a file is an error naming it', () => {
+    expect(() => readCloudName(dir)).toThrow(new RegExp(`cannot read the cloud config ${dir} .*EISDIR`));
   });
 });
