@@ -123,7 +123,23 @@ function withShareLock<T>(podVolumeDir: PodVolumeDir, lock: ShareLock, work: () 
   return withLock(name, { dir: lock.dir, timeoutMs: lock.waitMs }, work);
 }
 
-const sameSource = (a: string, b: string): boolean => a.replace(/\/+$/, '').toLowerCase() === b.replace(/\/+$/, '').toLowerCase();
+const withoutTrailingSlash = (text: string): string => text.replace(/\/+$/, '');
+
+/** `server:/path` (the server bracketed when IPv6) split at the colon that ends the server. */
+const NFS_SOURCE = /^(\[[^\]]*\]|[^:]*):(.*)$/;
+
+/**
+ * Whether a mounted source is the one asked for. Host names are case-insensitive everywhere; an
+ * NFS export path is not (`/Export` and `/export` are different directories on the server), while
+ * an SMB share and its path are (Azure Files matches them without regard to case).
+ */
+export function sameSource(fsType: string, mounted: string, wanted: string): boolean {
+  const [a, b] = [withoutTrailingSlash(mounted), withoutTrailingSlash(wanted)];
+  if (fsType !== 'nfs') return a.toLowerCase() === b.toLowerCase();
+  const [mountedParts, wantedParts] = [NFS_SOURCE.exec(a), NFS_SOURCE.exec(b)];
+  if (mountedParts === null || wantedParts === null) return a === b;
+  return mountedParts[1]?.toLowerCase() === wantedParts[1]?.toLowerCase() && mountedParts[2] === wantedParts[2];
+}
 
 /**
  * Mounts a share at the pod's volume directory. Already mounted from the same source and healthy
@@ -138,7 +154,7 @@ async function mountShareLocked(request: ShareMount): Promise<Reply> {
   const target = request.podVolumeDir.path;
   const existing = findMount(target);
   if (existing !== undefined) {
-    if (!sameSource(existing.source, request.source)) {
+    if (!sameSource(request.fsType, existing.source, request.source)) {
       throw new DriverError(`${target} is already mounted from ${existing.source}, not ${request.source}; unmount it first`);
     }
     if (await isMountHealthy(existing, 5000)) {

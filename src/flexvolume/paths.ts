@@ -1,9 +1,14 @@
 // The kubelet's directory layout (protocol doc section 6). Paths are checked against it so that a
-// mistyped or foreign path is refused before anything is mounted, created or removed.
+// mistyped or foreign path is refused before anything is mounted, created or removed, and resolved
+// to where they really are on this node, which is what the mount table shows.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidInput } from './errors.ts';
 
-/** `<kubelet root>/pods/<uid>/volumes/<vendor>~<driver>/<volume>`: where `mount` puts a pod's volume. */
+/**
+ * `<kubelet root>/pods/<uid>/volumes/<vendor>~<driver>/<volume>`: where `mount` puts a pod's volume.
+ * `path` and `kubeletRoot` are real paths (see inKubeletTree), as the mount table records mounts.
+ */
 export interface PodVolumeDir {
   path: string;
   kubeletRoot: string;
@@ -12,7 +17,7 @@ export interface PodVolumeDir {
   volumeName: string;
 }
 
-/** `<kubelet root>/plugins/kubernetes.io/flexvolume/<vendor>/<driver>/mounts/<volume>`: the global mount. */
+/** `<kubelet root>/plugins/kubernetes.io/flexvolume/<vendor>/<driver>/mounts/<volume>`: the global mount, real paths too. */
 export interface DeviceMountPath {
   path: string;
   kubeletRoot: string;
@@ -27,6 +32,15 @@ const DEVICE_MOUNT_PATH = new RegExp(
 );
 
 function checkAbsolute(what: string, value: string): string {
+  // Node decodes argv as UTF-8 and replaces every invalid byte with U+FFFD, so such a path names
+  // another directory than the kubelet's; none of the kubelet's names (pod uid, driver, PV name)
+  // can hold U+FFFD itself.
+  if (value.includes('\uFFFD')) {
+    throw new InvalidInput(
+      `${what} '${value}' is not valid UTF-8 (or holds U+FFFD); the driver cannot name that directory exactly, ` +
+        'so it changes nothing. Use a kubelet root dir whose path is valid UTF-8',
+    );
+  }
   if (!path.isAbsolute(value)) throw new InvalidInput(`${what} '${value}' must be an absolute path`);
   const trimmed = value.length > 1 ? value.replace(/\/+$/, '') : value;
   if (path.normalize(trimmed) !== trimmed || trimmed.split('/').includes('..')) {
@@ -46,7 +60,7 @@ export function parsePodVolumeDir(value: string, driverName: string): PodVolumeD
     );
   }
   const [, kubeletRoot = '', podUid = '', vendor = '', , volumeName = ''] = match;
-  return { path: dir, kubeletRoot, podUid, vendor, volumeName };
+  return { ...inKubeletTree('pod volume directory', dir, kubeletRoot), podUid, vendor, volumeName };
 }
 
 export function parseDeviceMountPath(value: string, driverName: string): DeviceMountPath {
@@ -58,7 +72,78 @@ export function parseDeviceMountPath(value: string, driverName: string): DeviceM
     );
   }
   const [, kubeletRoot = '', vendor = '', , volumeName = ''] = match;
-  return { path: dir, kubeletRoot, vendor, volumeName };
+  return { ...inKubeletTree('device mount path', dir, kubeletRoot), vendor, volumeName };
+}
+
+type EntryType = 'directory' | 'symlink' | 'other';
+
+/**
+ * The type of `name` in `dir`, undefined when either is missing. It comes from reading `dir`, never
+ * from a stat of the entry: a stat of a hung NFS or CIFS mount point blocks, and one of a dead
+ * share fails, while the directory entry under a mount point is as readable as any other.
+ */
+function entryType(dir: string, name: string): EntryType | undefined {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InvalidInput(`cannot read ${dir}: ${(error as Error).message}`);
+  }
+  const entry = entries.find((candidate) => candidate.name === name);
+  if (entry === undefined) return undefined;
+  return entry.isSymbolicLink() ? 'symlink' : entry.isDirectory() ? 'directory' : 'other';
+}
+
+/** The real path of `dir`, which need not exist: that of its deepest existing ancestor, plus the rest. */
+function realPathOf(dir: string): string {
+  try {
+    return fs.realpathSync.native(dir);
+  } catch (error) {
+    const parent = path.dirname(dir);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && parent !== dir) return path.join(realPathOf(parent), path.basename(dir));
+    throw new InvalidInput(`cannot resolve the kubelet root dir ${dir}: ${(error as Error).message}`);
+  }
+}
+
+function symlinkTarget(link: string): string {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return 'an unreadable target';
+  }
+}
+
+/**
+ * `dir` as it really is on this node: the kubelet root's real path (a symlinked root such as
+ * /var/lib/kubelet -> /mnt/kubelet is a real layout, and mounts show up under the target), then
+ * the rest of `dir`, in which no existing entry may be a symlink or anything but a directory.
+ *
+ * The kubelet creates everything below its root itself, and never as a symlink. One found there
+ * was planted: followed, it would put the mount (or the directories created for it) outside the
+ * kubelet's tree, hiding what is there, or, pointing inside the tree, on another pod's directory.
+ * So every symlink below the root is refused, wherever it points, and the missing part of `dir` is
+ * only ever created below the root's real path.
+ */
+function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: string; kubeletRoot: string } {
+  const realRoot = realPathOf(kubeletRoot);
+  const below = path.relative(kubeletRoot, dir).split('/');
+  let current = realRoot;
+  for (const name of below) {
+    const type = entryType(current, name);
+    if (type === undefined) break;
+    const entry = path.join(current, name);
+    if (type === 'symlink') {
+      throw new InvalidInput(
+        `${what} '${dir}' leads through ${entry}, a symlink to ${symlinkTarget(entry)}; the kubelet never creates symlinks ` +
+          `below its root dir ${kubeletRoot}, and a mount through one would land outside the kubelet's tree or on another ` +
+          "pod's directory. Nothing was changed; remove the symlink (the kubelet recreates the directory)",
+      );
+    }
+    if (type !== 'directory') throw new InvalidInput(`${what} '${dir}': ${entry} is not a directory; nothing was changed`);
+    current = entry;
+  }
+  return { path: path.join(realRoot, ...below), kubeletRoot: realRoot };
 }
 
 /** The global mount path the kubelet uses for a volume, for drivers that mount there themselves. */

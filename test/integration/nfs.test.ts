@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILDS, createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.ts';
-import { goJson, mountOptions } from '../helpers/kubelet.ts';
+import { callDriver, goJson, mountOptions } from '../helpers/kubelet.ts';
 
 const NFS = { server: '10.0.0.5', share: '/exports/data' };
 
@@ -170,6 +170,106 @@ describe.each(BUILDS)('nfs driver ($name)', ({ file }) => {
       expect(mountsUnder(sandbox.dir)).toEqual([]);
       expect(fs.existsSync(sandbox.kubeletRoot)).toBe(false);
       expect(fs.readdirSync(sandbox.dir).sort()).toEqual(before.includes('driver.log') ? before : [...before, 'driver.log'].sort());
+    });
+  });
+
+  test('export paths are compared case-sensitively, server names not', async () => {
+    const dir = sandbox.podVolumeDir('nfs', 'pv-case');
+    expect((await mountCall(dir, NFS)).status).toBe('Success');
+    const otherExport = await mountCall(dir, { server: NFS.server, share: '/Exports/Data' });
+    expect(otherExport.status).toBe('Failure');
+    expect(otherExport.message).toMatch(/already mounted from 10\.0\.0\.5:\/exports\/data, not 10\.0\.0\.5:\/Exports\/Data/);
+    const named = sandbox.podVolumeDir('nfs', 'pv-named');
+    expect((await mountCall(named, { server: 'nfs.example.com', share: NFS.share })).status).toBe('Success');
+    expect(await mountCall(named, { server: 'NFS.Example.COM', share: `${NFS.share}/` })).toMatchObject({ status: 'Success', message: 'already mounted' });
+    expect(sandbox.mountRecords()).toHaveLength(2);
+  });
+
+  test('a pod volume dir argument that is not valid UTF-8 is refused, and nothing is created', async () => {
+    // Node cannot put such bytes in argv; printf can. \\377 is the byte 0xff.
+    const dir = sandbox.podVolumeDir('nfs', 'pv-bytes', 'u\\377x');
+    const reply = await callDriver('/bin/sh', ['-c', 'exec "$0" mount "$(printf "$1")" "$2"', sandbox.executable('nfs'), dir, goJson(mountOptions(NFS))], {
+      env: sandbox.env,
+    });
+    expect(reply.status).toBe('Failure');
+    expect(reply.message).toMatch(/pod volume directory .* is not valid UTF-8/);
+    expect(sandbox.mountRecords()).toEqual([]);
+    expect(fs.existsSync(sandbox.kubeletRoot)).toBe(false);
+  });
+
+  describe('symlinks in the kubelet tree', () => {
+    const outsideDir = () => {
+      const outside = path.join(sandbox.dir, 'outside');
+      fs.mkdirSync(outside, { recursive: true });
+      fs.writeFileSync(path.join(outside, 'host-file'), 'must stay visible');
+      return outside;
+    };
+    const expectUntouched = (outside: string) => {
+      expect(sandbox.mountRecords()).toEqual([]);
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+      expect(fs.readdirSync(outside)).toEqual(['host-file']);
+    };
+    const symlink = (target: string, link: string) => {
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(target, link);
+    };
+
+    test('a pod volume dir that is a symlink out of the tree is a Failure: nothing mounted, the target untouched', async () => {
+      const outside = outsideDir();
+      const dir = sandbox.podVolumeDir('nfs', 'pv-link');
+      symlink(outside, dir);
+      const reply = await mountCall(dir, NFS);
+      expect(reply.status).toBe('Failure');
+      expect(reply.message).toContain(`leads through ${dir}, a symlink to ${outside}`);
+      expectUntouched(outside);
+      const unmount = await sandbox.call('nfs', ['unmount', dir]);
+      expect(unmount.status).toBe('Failure');
+      expect(fs.lstatSync(dir).isSymbolicLink()).toBe(true);
+      expectUntouched(outside);
+    });
+
+    test('a missing pod volume dir whose parent is a symlink out of the tree is never created there', async () => {
+      const outside = outsideDir();
+      const dir = sandbox.podVolumeDir('nfs', 'pv-link');
+      symlink(outside, path.dirname(dir));
+      const reply = await mountCall(dir, NFS);
+      expect(reply.status).toBe('Failure');
+      expect(reply.message).toContain(`leads through ${path.dirname(dir)}, a symlink to ${outside}`);
+      expectUntouched(outside);
+    });
+
+    // Decided: refused too. The kubelet never makes these symlinks, and following one mounts a
+    // volume into another pod's directory.
+    test("a pod volume dir that is a symlink to another pod's volume dir inside the tree is a Failure", async () => {
+      const other = sandbox.podVolumeDir('nfs', 'pv-link', 'another-pod');
+      fs.mkdirSync(other, { recursive: true });
+      const dir = sandbox.podVolumeDir('nfs', 'pv-link');
+      symlink(other, dir);
+      const reply = await mountCall(dir, NFS);
+      expect(reply.status).toBe('Failure');
+      expect(reply.message).toMatch(/the kubelet never creates symlinks below its root dir/);
+      expect(sandbox.mountRecords()).toEqual([]);
+      expect(fs.readdirSync(other)).toEqual([]);
+    });
+
+    test('a symlinked kubelet root: mount, mount again (one mount), unmount clean', async () => {
+      const real = path.join(sandbox.dir, 'mnt/kubelet');
+      fs.mkdirSync(real, { recursive: true });
+      symlink(real, sandbox.kubeletRoot);
+      const dir = sandbox.podVolumeDir('nfs', 'pv-moved');
+      const realDir = dir.replace(sandbox.kubeletRoot, real);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 }); // the kubelet's prepareForMount, through the symlink
+
+      expect((await mountCall(dir, NFS)).status).toBe('Success');
+      expect(await mountCall(dir, NFS)).toMatchObject({ status: 'Success', message: 'already mounted' });
+      expect(mountsUnder(sandbox.dir)).toEqual([realDir]);
+      expect(sandbox.mountRecords()).toHaveLength(1);
+      expect(sandbox.mountRecords()[0]?.target).toBe(realDir);
+
+      expect((await sandbox.call('nfs', ['unmount', dir])).status).toBe('Success');
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+      expect(fs.existsSync(realDir)).toBe(false);
+      expect((await sandbox.call('nfs', ['unmount', dir])).status).toBe('Success');
     });
   });
 
