@@ -308,6 +308,50 @@ describe.each(BUILDS)('azurefile driver ($name)', ({ file }) => {
     });
   });
 
+  describe('symlinks in the kubelet tree', () => {
+    test('a pod volume dir that is a symlink out of the tree is a Failure: nothing mounted, the target untouched', async () => {
+      const outside = path.join(sandbox.dir, 'outside');
+      fs.mkdirSync(outside);
+      fs.writeFileSync(path.join(outside, 'host-file'), 'must stay visible');
+      const dir = sandbox.podVolumeDir('azurefile', 'pv-link');
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
+      fs.symlinkSync(outside, dir);
+      const reply = await mountCall(dir, SHARE);
+      expect(reply.status).toBe('Failure');
+      expect(reply.message).toContain(`leads through ${dir}, a symlink to ${outside}`);
+      expect(sandbox.mountRecords()).toEqual([]);
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+      expect(fs.readdirSync(outside)).toEqual(['host-file']);
+      expectNotLeaked(KEY);
+    });
+
+    test('a symlinked kubelet root: mount, mount again (one mount), unmount clean', async () => {
+      const real = path.join(sandbox.dir, 'mnt/kubelet');
+      fs.mkdirSync(real, { recursive: true });
+      fs.mkdirSync(path.dirname(sandbox.kubeletRoot), { recursive: true });
+      fs.symlinkSync(real, sandbox.kubeletRoot);
+      const dir = sandbox.podVolumeDir('azurefile', 'pv-moved');
+      const realDir = dir.replace(sandbox.kubeletRoot, real);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+
+      expect((await mountCall(dir, SHARE)).status).toBe('Success');
+      expect(await mountCall(dir, SHARE)).toMatchObject({ status: 'Success', message: 'already mounted' });
+      expect(mountsUnder(sandbox.dir)).toEqual([realDir]);
+      expect(onlyRecord().target).toBe(realDir);
+
+      expect((await sandbox.call('azurefile', ['unmount', dir])).status).toBe('Success');
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+      expect(fs.existsSync(realDir)).toBe(false);
+    });
+  });
+
+  test('no azure.json means the public cloud, and the log says so', async () => {
+    const dir = sandbox.podVolumeDir('azurefile', 'pv-public');
+    expect((await mountCall(dir, SHARE)).status).toBe('Success');
+    expect(onlyRecord().source).toBe(SOURCE);
+    expect(sandbox.readLog()).toContain(`${path.join(sandbox.dir, 'azure.json')} does not exist; assuming the public cloud (AzurePublicCloud)`);
+  });
+
   test('expandfs answers Success; getvolumename and attach answer Not supported', async () => {
     const options = goJson({ 'kubernetes.io/fsType': '', 'kubernetes.io/pvOrVolumeName': 'pv', 'kubernetes.io/readwrite': 'rw', ...SHARE });
     const dir = sandbox.podVolumeDir('azurefile', 'pv');
@@ -319,7 +363,7 @@ describe.each(BUILDS)('azurefile driver ($name)', ({ file }) => {
   describe('bad input gets a Failure that says what to fix, and changes nothing', () => {
     // Rows become objects: given a row shorter than its parameter list, jest would pass a done
     // callback in the missing place and wait for it.
-    const rows: Array<[name: string, user: Record<string, string>, extra: Extra, message: RegExp, azureJson?: object]> = [
+    const rows: Array<[name: string, user: Record<string, string>, extra: Extra, message: RegExp, azureJson?: object | string]> = [
       ['no shareName', {}, { secrets: SECRETS }, /option 'shareName' is required/],
       ['an empty shareName', { shareName: '  ' }, { secrets: SECRETS }, /option 'shareName' is required/],
       ['a shareName Azure would never accept', { shareName: 'My_Share' }, { secrets: SECRETS }, /option 'shareName': must be an Azure file share name/],
@@ -350,6 +394,9 @@ describe.each(BUILDS)('azurefile driver ($name)', ({ file }) => {
       ['an NFS share without an account', { ...SHARE, protocol: 'nfs' }, {}, /NFS share needs its storage account/],
       ['an unknown cloud in azure.json', SHARE, { secrets: SECRETS }, /unknown Azure cloud 'AzureGermanCloud'.*storageEndpointSuffix/, { cloud: 'AzureGermanCloud' }],
       ['a bad readwrite', { ...SHARE, 'kubernetes.io/readwrite': 'yes' }, { secrets: SECRETS }, /"rw" or "ro"/],
+      ['a truncated azure.json', SHARE, { secrets: SECRETS }, /azure\.json is not valid JSON .*may be truncated.*storageEndpointSuffix/, '{"cloud":"AzureChinaCloud","tenantId":"t'],
+      ['an empty azure.json', SHARE, { secrets: SECRETS }, /azure\.json is not valid JSON .*may be truncated.*storageEndpointSuffix/, ''],
+      ['an azure.json that is not an object', SHARE, { secrets: SECRETS }, /azure\.json must hold a JSON object.*storageEndpointSuffix/, '"AzureChinaCloud"'],
     ];
     const cases = rows.map(([name, user, extra, message, azureJson]) => ({ name, user, extra, message, azureJson }));
     test.each(cases)('$name', async ({ user, extra, message, azureJson }) => {
