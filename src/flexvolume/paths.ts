@@ -146,10 +146,13 @@ function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: 
   return { path: path.join(realRoot, ...below), kubeletRoot: realRoot };
 }
 
-/** The global mount path the kubelet uses for a volume, for drivers that mount there themselves. */
+/**
+ * The global mount path the kubelet uses for a volume, for drivers that mount there themselves;
+ * checked for symlinks as a path the kubelet passed would be.
+ */
 export function deviceMountPathFor(pod: PodVolumeDir, driverName: string): DeviceMountPath {
   const dir = path.join(pod.kubeletRoot, 'plugins/kubernetes.io/flexvolume', pod.vendor, driverName, 'mounts', pod.volumeName);
-  return { path: dir, kubeletRoot: pod.kubeletRoot, vendor: pod.vendor, volumeName: pod.volumeName };
+  return { ...inKubeletTree('device mount path', dir, pod.kubeletRoot), vendor: pod.vendor, volumeName: pod.volumeName };
 }
 
 const NAME = /^[A-Za-z0-9]([-A-Za-z0-9._]{0,251}[A-Za-z0-9])?$/;

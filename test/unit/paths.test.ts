@@ -120,13 +120,14 @@ describe('kubelet paths on disk: real paths, symlinks refused below the kubelet 
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
-  test('a symlinked global mount path is refused', () => {
+  test('a symlinked global mount path is refused, whether the kubelet passed it or a driver rebuilt it', () => {
     const outside = path.join(dir, 'outside');
     fs.mkdirSync(outside);
     symlinkDir(outside, globalDir(root));
-    expect(() => parseDeviceMountPath(globalDir(root), 'azuredisk')).toThrow(
-      new RegExp(`leads through ${globalDir(root)}, a symlink to ${outside}`),
-    );
+    const refused = new RegExp(`device mount path .* leads through ${globalDir(root)}, a symlink to ${outside}`);
+    expect(() => parseDeviceMountPath(globalDir(root), 'azuredisk')).toThrow(refused);
+    const pod = parsePodVolumeDir(path.join(root, 'pods/u1/volumes/azure~azuredisk/pv-1'), 'azuredisk');
+    expect(() => deviceMountPathFor(pod, 'azuredisk')).toThrow(refused);
   });
 
   test('a file where a directory belongs is refused', () => {
