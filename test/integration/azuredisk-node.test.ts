@@ -334,6 +334,8 @@ describe.each(BUILDS)('azuredisk node side ($name)', ({ file }) => {
       expect(conflicting.message).toMatch(/set only one/);
       const typo = await call(['mountdevice', globalPath, lun(1), volumeJson({}, { fstype: 'xfs', cachingmode: 'readonly', mountOption: 'x' })]);
       expect(typo.message).toMatch(/unknown option 'mountOption'/);
+      const contradicting = await call(['mountdevice', globalPath, lun(1), volumeJson({}, { diskName: 'other-disk' })]);
+      expect(contradicting.message).toMatch(/option 'diskName': 'other-disk' contradicts diskURI '\S+\/disks\/pv-data', whose disk is 'pv-data'/);
       expect(probe(path.join(fixture.devRoot, 'disk/azure/scsi1/lun1'))).toEqual({});
     });
   });
