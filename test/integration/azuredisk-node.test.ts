@@ -104,7 +104,7 @@ const onlineExt4ResizeAllowed = (() => {
 const pool = createLoopPool();
 afterAll(() => {
   pool.detachAll();
-  const leftovers = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes('azuredisk-loops-'));
+  const leftovers = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(pool.dir));
   expect(leftovers).toEqual([]);
 });
 
