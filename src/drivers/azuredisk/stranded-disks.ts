@@ -8,6 +8,7 @@
 // progress), nothing is mounted at its global path, no pod directory of the volume is mounted, and
 // the device at its LUN is mounted nowhere on this node.
 import * as path from 'node:path';
+import { bootTimeMs } from '../../system/boot-time.ts';
 import { log } from '../../system/log.ts';
 import { openBlockDevice } from '../../system/block-device.ts';
 import { tryAcquireLock, type Lock } from '../../system/lock.ts';
@@ -78,6 +79,14 @@ export interface SweepOptions {
 
 const SWEEP_LOCK = 'azuredisk-node-sweep';
 
+/**
+ * After a reboot every staged disk looks unused until the kubelet mounts its pods again: the grace
+ * period then runs from the boot, so those disks are not detached only to be attached again.
+ */
+function graceStart(attachment: NodeAttachment): number {
+  return Math.max(attachment.since, bootTimeMs() ?? 0);
+}
+
 type Swept = 'detached' | 'in use' | 'out of time';
 
 /**
@@ -89,7 +98,7 @@ async function sweepOne(volumeName: string, attachment: NodeAttachment, lock: Lo
   let keepLock = false;
   try {
     if (usersOf(volumeName, attachment, options.roots).length > 0) return 'in use';
-    log(`sweep: ${volumeName} (${attachment.diskUri}) was attached in node mode and nothing on this node has used it for ${Math.round((Date.now() - attachment.since) / 1000)} s; detaching it`);
+    log(`sweep: ${volumeName} (${attachment.diskUri}) was attached in node mode, its last mount began ${Math.round((Date.now() - attachment.since) / 1000)} s ago and nothing on this node uses it; detaching it`);
     const outOfTime = new Promise<'out of time'>((resolve) => {
       timer = setTimeout(() => resolve('out of time'), Math.max(0, deadline - Date.now()));
     });
@@ -123,7 +132,7 @@ export async function sweepStrandedDisks(options: SweepOptions): Promise<void> {
     for (const volumeName of attachments.keys()) {
       if (Date.now() >= deadline) return;
       const attachment = attachments.read(volumeName);
-      if (volumeName === options.except || attachment === undefined || Date.now() - attachment.since < options.graceMs) continue;
+      if (volumeName === options.except || attachment === undefined || Date.now() - graceStart(attachment) < options.graceMs) continue;
       const lock = tryAcquireLock(volumeLockName(volumeName), options.lockDir);
       if (lock === undefined) continue;
       try {
