@@ -127,7 +127,7 @@ async function prepareFilesystem(context: NodeContext, device: BlockDevice, fsTy
   if (found.partitionTable !== undefined) {
     throw new DriverError(
       `${device.path} has a ${found.partitionTable} partition table; azuredisk uses whole disks and will neither format nor mount it. ` +
-        'If the partitions hold data, copy it off; if the disk may be erased, wipe it (wipefs -a) and retry',
+        `If the partitions hold data, copy it off; if the disk may be erased, zero it (blkdiscard -z ${device.path}) and retry`,
     );
   }
   if (found.type === undefined) {
