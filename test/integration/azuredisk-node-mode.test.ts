@@ -54,13 +54,14 @@ describe.each(BUILDS)('azuredisk node mode ($name)', ({ file }) => {
   const globalPath = (pv = 'pv-a') => sandbox.deviceMountPath('azuredisk', pv);
   const dataDisks = (vm = 'node-1') => sim.getVM(vm)?.properties.storageProfile.dataDisks.map((disk) => disk.name) ?? [];
 
-  type MountCall = { pv?: string; disk?: string; readOnly?: boolean; env?: NodeJS.ProcessEnv };
+  type MountCall = { pv?: string; disk?: string; readOnly?: boolean; env?: NodeJS.ProcessEnv; user?: Record<string, string> };
   function mountArgs(pod: string, options: MountCall): string[] {
     const pv = options.pv ?? 'pv-a';
     const disk = options.disk ?? 'disk-a';
     const dir = podDir(pod, pv);
     fs.mkdirSync(dir, { recursive: true, mode: 0o750 }); // the kubelet's prepareForMount
-    const json = goJson(mountOptions({ diskName: disk, diskURI: diskUri(disk) }, { volumeName: pv, fsGroup: 2000, readOnly: options.readOnly ?? false }));
+    const user = { diskName: disk, diskURI: diskUri(disk), ...options.user };
+    const json = goJson(mountOptions(user, { volumeName: pv, fsGroup: 2000, readOnly: options.readOnly ?? false }));
     return ['mount', dir, json];
   }
   const mount = (pod: string, options: MountCall = {}): Promise<CallResult> => sandbox.call('azuredisk', mountArgs(pod, options), options.env);
@@ -184,6 +185,14 @@ describe.each(BUILDS)('azuredisk node mode ($name)', ({ file }) => {
       fs.closeSync(check);
       expect(head.equals(data)).toBe(true);
       expect(sandbox.readLog()).not.toMatch(/run: mkfs/);
+    });
+
+    test('when the mount itself fails, the disk is detached again', async () => {
+      const reply = await mount(POD_A, { pv: 'pv-b', disk: 'disk-b', user: { mountOptions: 'no-such-option' } });
+      expect(reply.status).toBe('Failure');
+      expect(reply.message).toMatch(/mount of \S+ failed: .*; the disk was detached from this node again/);
+      expect(dataDisks()).toEqual([]);
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
     });
 
     test('a disk a killed call left attached is swept by a later call after the grace period, never while staged or within it', async () => {
