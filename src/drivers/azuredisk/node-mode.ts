@@ -139,7 +139,7 @@ export function createNodeModeCalls(
       try {
         return await bindIntoPod(pod, global, args, progress);
       } catch (error) {
-        // Only what this call attached is rolled back; a volume staged before stays as it was.
+        // Only a volume this call attached (or found attached but unstaged) is rolled back; one staged before stays.
         if (progress.lun === undefined) throw error;
         throw new DriverError(`${(error as Error).message}; ${await rollBack(pod, global, progress)}`);
       }
