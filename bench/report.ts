@@ -112,13 +112,13 @@ script (five jq runs, findmnt, mkdir) and Azure's smb FlexVolume script reading 
 options (six jq runs, base64, date-stamped log lines, findmnt, mkdir).
 
 **Disk preparation.** \`mountdevice\` of a blank 1 GiB loop device: the driver probes it (blkid,
-wipefs) to be sure it is blank, formats it (\`mkfs.ext4 -F -m0\`), and mounts it at the kubelet's
-global path. The reference is an operator running \`mkfs.ext4 -F -m0\` and \`mount\` by hand, with
-none of the checks. Between runs, untimed, the device is unmounted and wiped (\`wipefs -a\`). On a
-sparse 1 GiB loop device mkfs and mount take a few milliseconds each, so the difference between
-the two medians is the driver's fixed cost (process start, the call's parsing, the blkid and
-wipefs probes) and the ratio looks large; on a real data disk mkfs takes seconds and the same
-fixed cost stays what it is here.
+then wipefs and a read of the places filesystems keep metadata) to be sure it is blank, formats it
+(\`mkfs.ext4 -F -m0\`), and mounts it at the kubelet's global path. The reference is an operator
+running \`mkfs.ext4 -F -m0\` and \`mount\` by hand, with none of the checks. Between runs, untimed,
+the device is unmounted and zeroed (\`blkdiscard\`). On a sparse 1 GiB loop device mkfs and mount
+take a few milliseconds each, so the difference between the two medians is the driver's fixed cost
+(process start, the call's parsing, the blkid, wipefs and metadata probes) and the ratio looks
+large; on a real data disk mkfs takes seconds and the same fixed cost stays what it is here.
 
 **Attach.** kube-controller-manager runs one \`attach\` process per volume; when a pod with many
 volumes lands on a node, they all run at once. The simulator holds every VM update in progress

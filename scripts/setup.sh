@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 for tool in mkfs.xfs:xfsprogs xfs_growfs:xfsprogs mkfs.ext4:e2fsprogs resize2fs:e2fsprogs blkid:util-linux \
             wipefs:util-linux losetup:mount findmnt:util-linux strip:binutils patchelf:patchelf openssl:openssl \
-            jq:jq /usr/bin/time:time; do  # these two for `npm run bench`: its shell peers, and peak memory
+            strace:strace jq:jq /usr/bin/time:time; do  # strace kills a test mkfs part way; jq and time for `npm run bench`
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then

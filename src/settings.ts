@@ -29,6 +29,12 @@ export interface Settings {
    * writes it from the DaemonSet's spec.nodeName; the host name (as the kubelet defaults it) else.
    */
   nodeName: string;
+  /**
+   * Node mode: how long after a call last began to stage a disk the sweep may detach it when
+   * nothing on this node uses it (a call that crashed after attaching). Minutes, so a slow mount
+   * is never swept; its volume lock protects it besides.
+   */
+  strandedDiskGraceMs: number;
 }
 
 /** Keys of `<driver>.conf.json` this module reads; the installer writes mode, nodeName and logFile. */
@@ -39,6 +45,7 @@ interface ConfigFile {
   mountTimeoutSeconds?: unknown;
   waitForAttachTimeoutSeconds?: unknown;
   nodeName?: unknown;
+  strandedDiskGraceSeconds?: unknown;
 }
 
 /**
@@ -91,5 +98,7 @@ export function loadSettings(executablePath: string, driverName: string, env: No
       (positiveSeconds(env.FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS) ?? positiveSeconds(config.waitForAttachTimeoutSeconds) ?? 570),
     azurediskMode: mode === 'node' ? 'node' : 'controller',
     nodeName: asString(env.FLEXVOLUME_NODE_NAME) ?? asString(config.nodeName) ?? os.hostname().toLowerCase(),
+    strandedDiskGraceMs:
+      1000 * (positiveSeconds(env.FLEXVOLUME_STRANDED_DISK_GRACE_SECONDS) ?? positiveSeconds(config.strandedDiskGraceSeconds) ?? 600),
   };
 }

@@ -76,6 +76,160 @@ export async function listSignatures(device: string): Promise<string[]> {
     .filter((line) => line !== '');
 }
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A stretch of a device where filesystems, volume managers or partition tables keep metadata. */
+export interface MetadataRegion {
+  offset: number;
+  length: number;
+  what: string;
+  /** The command that shows what is there. */
+  inspect: (device: string) => string;
+}
+
+const hexdump = (offset: number) => (device: string) => `hexdump -C -s ${offset} -n 4096 ${device}`;
+
+/** Groups 0, 1 and the powers of 3, 5 and 7: where sparse_super keeps backup superblocks. */
+function sparseGroups(below: number): number[] {
+  const groups = new Set<number>([1]);
+  for (const base of [3, 5, 7]) for (let group = base; group < below; group *= base) groups.add(group);
+  return [...groups].filter((group) => group < below);
+}
+
+/** ext2/3/4 backup superblocks for the block sizes mke2fs picks (8 × block size² bytes per group). */
+function extBackupRegions(sizeBytes: number): MetadataRegion[] {
+  return [1024, 2048, 4096].flatMap((blockSize) => {
+    const blocksPerGroup = 8 * blockSize;
+    const groupBytes = blocksPerGroup * blockSize;
+    return sparseGroups(Math.ceil(sizeBytes / groupBytes)).map((group) => {
+      // With 1 KiB blocks block 0 is the boot block, so every group starts one block later.
+      const block = group * blocksPerGroup + (blockSize === 1024 ? 1 : 0);
+      return {
+        offset: group * groupBytes,
+        length: 8 * KiB,
+        what: `the ext backup superblock of group ${group} for ${blockSize}-byte blocks`,
+        inspect: (device: string) => `e2fsck -n -b ${block} -B ${blockSize} ${device}`,
+      };
+    });
+  });
+}
+
+/** mkfs.xfs's default allocation-group sizes (calc_default_ag_geometry): 1 to 32 AGs, or 1 TiB each. */
+function xfsAgRegions(sizeBytes: number): MetadataRegion[] {
+  const blockSize = 4096;
+  const blocks = Math.floor(sizeBytes / blockSize);
+  const maxAgBlocks = (1024 * 1024 * MiB) / blockSize;
+  const agSizes = new Set<number>([maxAgBlocks]);
+  for (let shift = 1; shift <= 5; shift++) {
+    const agBlocks = Math.floor(blocks / 2 ** shift) + (blocks % 2 ** shift === 0 ? 0 : 1);
+    agSizes.add(Math.min(agBlocks, maxAgBlocks));
+  }
+  const regions: MetadataRegion[] = [];
+  for (const agBlocks of agSizes) {
+    for (let ag = 1; agBlocks > 0 && ag * agBlocks < blocks; ag++) {
+      regions.push({
+        offset: ag * agBlocks * blockSize,
+        // Superblock, AGF, AGI and AGFL: the first four sectors of every AG, sectors up to 4 KiB.
+        length: 16 * KiB,
+        what: `the xfs header of allocation group ${ag} (of ${Math.ceil(blocks / agBlocks)})`,
+        inspect: (device: string) => `xfs_repair -n ${device}`,
+      });
+    }
+  }
+  return regions;
+}
+
+/**
+ * Where any filesystem, partition table or volume label this driver could meet keeps metadata: the
+ * first and last MiB (MBR, GPT and its backup, ext and xfs primary superblocks and AG 0, LVM and
+ * MD labels), the ext backup superblocks and the xfs allocation-group headers. On a disk that was
+ * never written, all of them read as zeros.
+ */
+export function metadataRegions(sizeBytes: number): MetadataRegion[] {
+  const edge = Math.min(MiB, sizeBytes);
+  const regions: MetadataRegion[] = [
+    { offset: 0, length: edge, what: 'the first MiB (partition tables, LVM and MD labels, primary superblocks)', inspect: hexdump(0) },
+    { offset: sizeBytes - edge, length: edge, what: 'the last MiB (backup GPT, MD labels)', inspect: hexdump(sizeBytes - edge) },
+    ...extBackupRegions(sizeBytes),
+    ...xfsAgRegions(sizeBytes),
+  ];
+  const byOffset = new Map<number, MetadataRegion>();
+  for (const region of regions) {
+    if (!byOffset.has(region.offset)) byOffset.set(region.offset, { ...region, length: Math.min(region.length, sizeBytes - region.offset) });
+  }
+  return [...byOffset.values()];
+}
+
+export interface WrittenRegion {
+  region: MetadataRegion;
+  /** The first byte that is not zero. */
+  offset: number;
+}
+
+const ZEROS = Buffer.alloc(MiB);
+const READ_TIMEOUT_MS = 30_000;
+
+function firstNonZero(buffer: Buffer): number {
+  for (let start = 0; start < buffer.length; start += ZEROS.length) {
+    const chunk = buffer.subarray(start, start + ZEROS.length);
+    if (!chunk.equals(ZEROS.subarray(0, chunk.length))) return start + chunk.findIndex((byte) => byte !== 0);
+  }
+  return -1;
+}
+
+/** The regions that hold anything but zeros, read through one open with positioned reads. */
+export async function findWrittenRegions(device: string, regions: readonly MetadataRegion[]): Promise<WrittenRegion[]> {
+  const handle = await fs.promises.open(device, 'r');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DriverError(`reading ${device} did not finish within ${READ_TIMEOUT_MS / 1000} s; is the disk healthy?`)), READ_TIMEOUT_MS);
+  });
+  try {
+    const reads = regions.map(async (region): Promise<WrittenRegion | undefined> => {
+      const buffer = Buffer.alloc(region.length);
+      const { bytesRead } = await handle.read(buffer, 0, region.length, region.offset);
+      const at = firstNonZero(buffer.subarray(0, bytesRead));
+      return at < 0 ? undefined : { region, offset: region.offset + at };
+    });
+    const written = await Promise.race([Promise.all(reads), timeout]);
+    return written.filter((entry) => entry !== undefined);
+  } catch (error) {
+    if (error instanceof DriverError) throw error;
+    throw new DriverError(`could not read ${device} to check that it is blank: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    await handle.close();
+  }
+}
+
+/** The kernel's view of a block device through sysfs (`/sys/dev/block/<major:minor>/<attribute>`). */
+function readDeviceAttribute(sysRoot: string, device: BlockDevice, attribute: string): string {
+  return fs.readFileSync(path.join(sysRoot, 'dev/block', device.number, attribute), 'utf8').trim();
+}
+
+/** The size the kernel reports, in bytes (sysfs counts 512-byte sectors whatever the disk's sector size). */
+export function kernelDeviceSize(sysRoot: string, device: BlockDevice): number {
+  let sectors: number;
+  try {
+    sectors = Number(readDeviceAttribute(sysRoot, device, 'size'));
+  } catch (error) {
+    throw new DriverError(`could not read the size of ${device.path} from sysfs: ${(error as Error).message}`);
+  }
+  if (!Number.isSafeInteger(sectors)) throw new DriverError(`sysfs reports no usable size for ${device.path}`);
+  return sectors * 512;
+}
+
+/** Whether the kernel refuses writes to the device (attached read-only, or `blockdev --setro`). */
+export function isReadOnlyDevice(sysRoot: string, device: BlockDevice): boolean {
+  try {
+    return readDeviceAttribute(sysRoot, device, 'ro') === '1';
+  } catch (error) {
+    log(`cannot tell whether ${device.path} is read-only: ${(error as Error).message}`);
+    return false;
+  }
+}
+
 /** `check` only reports; `repair` fixes what is safe without a person; `full-repair` also checks a clean filesystem. */
 export type FsckMode = 'check' | 'repair' | 'full-repair';
 

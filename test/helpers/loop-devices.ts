@@ -32,6 +32,8 @@ export function probe(device: string): Record<string, string> {
 }
 
 export interface LoopPool {
+  /** Where the backing files live: `losetup -a` lines that name it are this pool's. */
+  dir: string;
   create(label: string, sizeBytes: number): LoopDevice;
   /** Grows the backing file; with `notifyKernel` also tells the loop driver (`losetup -c`), as a rescan would. */
   grow(device: LoopDevice, sizeBytes: number, options?: { notifyKernel?: boolean }): void;
@@ -42,6 +44,7 @@ export function createLoopPool(): LoopPool {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'azuredisk-loops-'));
   const created: LoopDevice[] = [];
   return {
+    dir,
     create(label, sizeBytes) {
       fs.mkdirSync(dir, { recursive: true });
       const backingFile = path.join(dir, `${label}-${created.length}.img`);

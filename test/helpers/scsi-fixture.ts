@@ -3,6 +3,7 @@
 //   sys/devices/…/<guid>/host<H>/scsi_host/host<H>/scan                      (records rescans)
 //   sys/devices/…/<guid>/host<H>/target<H>:<C>:<T>/<H:C:T:L>/{vendor,model,rescan,block/<name>}
 //   sys/bus/scsi/devices/<H:C:T:L>, sys/class/scsi_host/host<H>, sys/class/block/<name>: symlinks, as in sysfs
+//   sys/dev/block/<major:minor> -> the real /sys/dev/block entry, so size and ro are the kernel's own
 //   dev/<name> -> /dev/<name> (the devtmpfs node), dev/disk/azure/… relative links as udev writes them
 // The driver reads it through FLEXVOLUME_SYS_ROOT and FLEXVOLUME_DEV_ROOT.
 import * as fs from 'node:fs';
@@ -59,13 +60,20 @@ function relativeLink(target: string, link: string): void {
 /** Sysfs pads vendor to 8 and model to 16 characters. */
 const padded = (text: string, width: number): string => `${text.padEnd(width)}\n`;
 
+function deviceNumber(device: string): string {
+  const { rdev } = fs.statSync(device);
+  return `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
+}
+
 export function createScsiFixture(dir: string): ScsiFixture {
   const sysRoot = path.join(dir, 'sys');
   const devRoot = path.join(dir, 'dev');
   fs.mkdirSync(path.join(sysRoot, 'bus/scsi/devices'), { recursive: true });
   fs.mkdirSync(path.join(sysRoot, 'class/scsi_host'), { recursive: true });
   fs.mkdirSync(path.join(sysRoot, 'class/block'), { recursive: true });
+  fs.mkdirSync(path.join(sysRoot, 'dev/block'), { recursive: true });
   fs.mkdirSync(devRoot, { recursive: true });
+  const kernelEntry = (device: string) => path.join(sysRoot, 'dev/block', deviceNumber(device));
 
   const hostDir = (controller: string | undefined, host: string) =>
     controller === undefined ? path.join(sysRoot, 'devices/pci0000:00/0000:00:10.0', `host${host}`) : path.join(sysRoot, VMBUS, controller, `host${host}`);
@@ -94,6 +102,7 @@ export function createScsiFixture(dir: string): ScsiFixture {
       ensureHost(disk.controller, host);
       // The kernel: device node, then the SCSI device with its block child.
       fs.symlinkSync(disk.device, path.join(devRoot, name));
+      fs.symlinkSync(path.join('/sys/dev/block', deviceNumber(disk.device)), kernelEntry(disk.device));
       const deviceDir = path.join(hostDir(disk.controller, host), `target${host}:${channel}:${target}`, disk.address);
       fs.mkdirSync(path.join(deviceDir, 'block', name), { recursive: true });
       fs.writeFileSync(path.join(deviceDir, 'vendor'), padded(disk.vendor ?? 'Msft', 8));
@@ -112,11 +121,13 @@ export function createScsiFixture(dir: string): ScsiFixture {
       fs.rmSync(path.join(sysRoot, 'bus/scsi/devices', disk.address), { force: true });
       fs.rmSync(path.join(sysRoot, 'class/block', name), { force: true });
       fs.rmSync(path.join(hostDir(disk.controller, host), `target${host}:${channel}:${target}`, disk.address), { recursive: true, force: true });
+      fs.rmSync(kernelEntry(disk.device), { force: true });
       fs.rmSync(path.join(devRoot, name), { force: true });
     },
     addNvmeDisk(disk) {
       const name = path.basename(disk.device);
       fs.symlinkSync(disk.device, path.join(devRoot, name));
+      fs.symlinkSync(path.join('/sys/dev/block', deviceNumber(disk.device)), kernelEntry(disk.device));
       for (const link of disk.links) relativeLink(path.join(devRoot, name), path.join(devRoot, link));
     },
     scanRequest(host) {

@@ -1,6 +1,7 @@
 // The azuredisk node side through the built executable, called as the kubelet calls it, with real
 // loop devices standing in for Azure data disks behind a fixture sysfs and /dev/disk/azure tree.
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,6 +43,53 @@ function readHead(device: string, bytes = 64 * 1024): Buffer {
   return buffer;
 }
 
+/** A fingerprint of everything on the device, to show that a refused mountdevice changed nothing. */
+function contentHash(device: string): string {
+  const hash = crypto.createHash('sha256');
+  const chunk = Buffer.alloc(16 * MiB);
+  const fd = fs.openSync(device, 'r');
+  try {
+    for (let bytes = fs.readSync(fd, chunk); bytes > 0; bytes = fs.readSync(fd, chunk)) hash.update(chunk.subarray(0, bytes));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+function writeAt(device: string, data: Buffer, position: number): void {
+  const fd = fs.openSync(device, 'r+');
+  fs.writeSync(fd, data, 0, data.length, position);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+}
+
+/** Formats the device, leaves a file on it, and damages the primary superblock so blkid and wipefs see nothing. */
+function filesystemWithDamagedSuperblock(device: string, fsType: 'ext4' | 'xfs'): void {
+  if (fsType === 'ext4') sh('mkfs.ext4', ['-q', '-F', device]);
+  else sh('mkfs.xfs', ['-q', '-f', device]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'damaged-'));
+  sh('mount', [device, dir]);
+  fs.writeFileSync(path.join(dir, 'precious.txt'), 'data that must survive');
+  sh('umount', [dir]);
+  fs.rmdirSync(dir);
+  // ext keeps its superblock at byte 1024, xfs in sector 0.
+  writeAt(device, Buffer.alloc(1024), fsType === 'ext4' ? 1024 : 0);
+  expect(probe(device)).toEqual({});
+  expect(sh('wipefs', ['--no-act', '--noheadings', device])).toBe('');
+}
+
+/** Reads back the file filesystemWithDamagedSuperblock left, through whatever repaired the filesystem. */
+function readPrecious(device: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repaired-'));
+  sh('mount', ['-o', 'ro', device, dir]);
+  try {
+    return fs.readFileSync(path.join(dir, 'precious.txt'), 'utf8');
+  } finally {
+    sh('umount', [dir]);
+    fs.rmdirSync(dir);
+  }
+}
+
 const filesystemBytes = (dir: string): number => {
   const stats = fs.statfsSync(dir);
   return stats.blocks * stats.bsize;
@@ -56,7 +104,7 @@ const onlineExt4ResizeAllowed = (() => {
 const pool = createLoopPool();
 afterAll(() => {
   pool.detachAll();
-  const leftovers = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes('azuredisk-loops-'));
+  const leftovers = spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(pool.dir));
   expect(leftovers).toEqual([]);
 });
 
@@ -286,7 +334,102 @@ describe.each(BUILDS)('azuredisk node side ($name)', ({ file }) => {
       expect(conflicting.message).toMatch(/set only one/);
       const typo = await call(['mountdevice', globalPath, lun(1), volumeJson({}, { fstype: 'xfs', cachingmode: 'readonly', mountOption: 'x' })]);
       expect(typo.message).toMatch(/unknown option 'mountOption'/);
+      const contradicting = await call(['mountdevice', globalPath, lun(1), volumeJson({}, { diskName: 'other-disk' })]);
+      expect(contradicting.message).toMatch(/option 'diskName': 'other-disk' contradicts diskURI '\S+\/disks\/pv-data', whose disk is 'pv-data'/);
       expect(probe(path.join(fixture.devRoot, 'disk/azure/scsi1/lun1'))).toEqual({});
+    });
+  });
+
+  describe('a disk is formatted only when nothing on it holds data', () => {
+    const lun0 = () => path.join(fixture.devRoot, 'disk/azure/scsi1/lun0');
+    const mountdevice = (fields: { fsType?: string; readOnly?: boolean } = {}) => {
+      fs.mkdirSync(globalPath, { recursive: true, mode: 0o750 });
+      return call(['mountdevice', globalPath, lun0(), volumeJson(fields)]);
+    };
+    const expectRefusedUntouched = (reply: { status: string }, before: string, loop: LoopDevice) => {
+      expect(reply.status).toBe('Failure');
+      expect(contentHash(loop.path)).toBe(before);
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+      expect(sandbox.readLog()).not.toMatch(/run: mkfs/);
+    };
+
+    test('ext4 whose primary superblock is damaged is refused, names the backup superblock to check, and its data survives', async () => {
+      const loop = attachDataDisk(0, 64 * MiB);
+      filesystemWithDamagedSuperblock(loop.path, 'ext4');
+      const before = contentHash(loop.path);
+      const reply = await mountdevice();
+      expectRefusedUntouched(reply, before, loop);
+      expect(reply.message).toMatch(/has no filesystem blkid recognises, but it is not blank/);
+      expect(reply.message).toContain(`hexdump -C -s 0 -n 4096 ${loop.path}`);
+      expect(reply.message).toContain(`e2fsck -n -b 8193 -B 1024 ${loop.path}`);
+      expect(reply.message).toMatch(/more places/);
+      // An operator does what the message says: the backup superblock brings the data back.
+      const fsck = spawnSync('e2fsck', ['-fy', '-b', '8193', '-B', '1024', loop.path], { encoding: 'utf8' });
+      expect(fsck.status === 0 || fsck.status === 1).toBe(true);
+      expect(readPrecious(loop.path)).toBe('data that must survive');
+    });
+
+    test('xfs whose primary superblock is damaged is refused and its data survives', async () => {
+      const loop = attachDataDisk(0, 300 * MiB);
+      filesystemWithDamagedSuperblock(loop.path, 'xfs');
+      const before = contentHash(loop.path);
+      const reply = await mountdevice({ fsType: 'xfs' });
+      expectRefusedUntouched(reply, before, loop);
+      expect(reply.message).toMatch(/not blank: data at byte \d+, in the first MiB/);
+      sh('xfs_repair', [loop.path]);
+      expect(readPrecious(loop.path)).toBe('data that must survive');
+    });
+
+    test('random bytes in the first MiB, or only at the end of the disk, are data', async () => {
+      const loop = attachDataDisk(0, 64 * MiB);
+      writeAt(loop.path, crypto.randomBytes(MiB), 0);
+      const before = contentHash(loop.path);
+      const reply = await mountdevice();
+      expectRefusedUntouched(reply, before, loop);
+      expect(reply.message).toMatch(/data at byte \d+, in the first MiB/);
+
+      const tail = attachDataDisk(1, 64 * MiB);
+      writeAt(tail.path, Buffer.from('backup GPT header'), 64 * MiB - 512);
+      const tailBefore = contentHash(tail.path);
+      const refused = await call(['mountdevice', globalPath, path.join(fixture.devRoot, 'disk/azure/scsi1/lun1'), volumeJson()]);
+      expectRefusedUntouched(refused, tailBefore, tail);
+      expect(refused.message).toContain(`data at byte ${64 * MiB - 512}, in the last MiB`);
+    });
+
+    test('a disk whose mkfs was killed part way is not blank', async () => {
+      const loop = attachDataDisk(0, 256 * MiB);
+      // A real mkfs.ext4, killed at its tenth write: before it wrote any superblock.
+      const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=write,pwrite64', '-e', 'inject=write,pwrite64:signal=SIGKILL:when=10', 'mkfs.ext4', '-q', '-F', loop.path]);
+      expect(killed.signal).toBe('SIGKILL');
+      expect(probe(loop.path)).toEqual({});
+      expect(sh('wipefs', ['--no-act', '--noheadings', loop.path])).toBe('');
+      const before = contentHash(loop.path);
+      const reply = await mountdevice();
+      expectRefusedUntouched(reply, before, loop);
+      expect(reply.message).toMatch(/an interrupted mkfs/);
+    });
+
+    test('a read-only device is reported as read-only, whether it is blank or holds a filesystem', async () => {
+      const loop = attachDataDisk(0, 64 * MiB);
+      const formatted = attachDataDisk(1, 64 * MiB);
+      sh('mkfs.ext4', ['-q', '-F', formatted.path]);
+      for (const device of [loop, formatted]) sh('blockdev', ['--setro', device.path]);
+      try {
+        fs.mkdirSync(globalPath, { recursive: true });
+        for (const lun of [0, 1]) {
+          const reply = await call(['mountdevice', globalPath, path.join(fixture.devRoot, `disk/azure/scsi1/lun${lun}`), volumeJson()]);
+          expect(reply.status).toBe('Failure');
+          expect(reply.message).toMatch(/is read-only on this node .*blockdev --getro/);
+          expect(reply.message).not.toMatch(/fsck/);
+        }
+        expect(mountsUnder(sandbox.dir)).toEqual([]);
+        // Read-only volumes still mount from it.
+        const ro = await call(['mountdevice', globalPath, path.join(fixture.devRoot, 'disk/azure/scsi1/lun1'), volumeJson({ readOnly: true })]);
+        expect(ro.status).toBe('Success');
+        expect(sandbox.readLog()).not.toMatch(/run: (mkfs|fsck)/);
+      } finally {
+        for (const device of [loop, formatted]) spawnSync('blockdev', ['--setrw', device.path]);
+      }
     });
   });
 

@@ -26,6 +26,16 @@ describe('azuredisk options', () => {
     expect(() => parse({}, { ...DISK, fstype: 'xfs', mountoptions: 'noatime', readOnly: 'true' })).toThrow(/unknown option 'readOnly'/);
   });
 
+  test('a diskName that contradicts the last segment of diskURI is refused, naming both; letter case does not matter', () => {
+    const uri = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/Data-1';
+    expect(parse({}, { diskName: 'data-1', diskURI: uri }).disk.diskName).toBe('data-1');
+    expect(() => parse({}, { diskName: 'data-2', diskURI: uri })).toThrow(InvalidInput);
+    expect(() => parse({}, { diskName: 'data-2', diskURI: uri })).toThrow(
+      /option 'diskName': 'data-2' contradicts diskURI '\/subscriptions\/s\/.*\/disks\/Data-1', whose disk is 'Data-1'/,
+    );
+    expect(() => parse({}, { diskName: 'd1' })).toThrow(/^option 'diskURI' is required$/);
+  });
+
   test("the filesystem: the PV's fsType, else the option, else ext4", () => {
     const fsType = (pv: string, user: Record<string, string> = {}) => {
       const { volume, disk } = parse({ fsType: pv }, { ...DISK, ...user });

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deviceNumberOf,
   filesystemSizeBytes,
+  findWrittenRegions,
   fsckMeaning,
+  metadataRegions,
   openBlockDevice,
   probeSignatures,
   withFormatSlot,
@@ -48,6 +50,68 @@ describe('fsckMeaning', () => {
     [32, false, 'checking canceled'],
   ])('exit %d: clean %s (%s)', (exitCode, clean, meaning) => {
     expect(fsckMeaning(exitCode)).toEqual({ exitCode, clean, meaning });
+  });
+});
+
+describe('metadataRegions', () => {
+  const GiB = 1024 * MiB;
+  const at = (sizeBytes: number, offset: number) => metadataRegions(sizeBytes).find((region) => region.offset === offset);
+
+  test('the first and last MiB and the ext backup superblocks, with the e2fsck command that reads each', () => {
+    const regions = metadataRegions(64 * MiB);
+    expect(regions[0]).toMatchObject({ offset: 0, length: MiB });
+    expect(at(64 * MiB, 63 * MiB)).toMatchObject({ length: MiB, what: expect.stringMatching(/last MiB/) });
+    expect(at(64 * MiB, 8 * MiB)?.inspect('/dev/sdc')).toBe('e2fsck -n -b 8193 -B 1024 /dev/sdc');
+    expect(at(64 * MiB, 24 * MiB)?.inspect('/dev/sdc')).toBe('e2fsck -n -b 24577 -B 1024 /dev/sdc');
+    expect(at(GiB, 3 * 128 * MiB)?.inspect('/dev/sdc')).toBe('e2fsck -n -b 98304 -B 4096 /dev/sdc');
+    for (const region of metadataRegions(64 * MiB + 512)) expect(region.offset + region.length).toBeLessThanOrEqual(64 * MiB + 512);
+  });
+
+  test('a 4 TiB disk costs a couple of hundred small reads at most', () => {
+    const regions = metadataRegions(4 * 1024 * GiB);
+    expect(regions.length).toBeLessThan(200);
+    expect(regions.reduce((sum, region) => sum + region.length, 0)).toBeLessThan(8 * MiB);
+    expect(at(4 * 1024 * GiB, 2187 * 128 * MiB)?.inspect('/dev/sdc')).toBe(`e2fsck -n -b ${2187 * 32768} -B 4096 /dev/sdc`);
+  });
+
+  test.each([[300 * MiB], [GiB], [5 * GiB + 12345 * 4096], [70 * GiB]])('covers the allocation groups mkfs.xfs lays out on %d bytes', (size) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xfs-geometry-'));
+    const image = path.join(dir, 'disk.img');
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, size);
+    sh('mkfs.xfs', ['-q', '-f', image]);
+    const agblocks = Number(/agblocks = (\d+)/.exec(sh('xfs_db', ['-r', '-c', 'sb 0', '-c', 'p agblocks', image]))?.[1]);
+    fs.rmSync(dir, { recursive: true });
+    expect(agblocks).toBeGreaterThan(0);
+    for (let ag = 1; ag * agblocks * 4096 < size; ag++) expect(at(size, ag * agblocks * 4096)).toBeDefined();
+  });
+});
+
+describe('findWrittenRegions', () => {
+  let file: string;
+  beforeEach(() => {
+    file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'written-')), 'disk.img');
+    fs.writeFileSync(file, '');
+    fs.truncateSync(file, 64 * MiB);
+  });
+  afterEach(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+
+  test('a disk of zeros has none; one byte anywhere in a region is found at its exact offset', async () => {
+    const regions = metadataRegions(64 * MiB);
+    expect(await findWrittenRegions(file, regions)).toEqual([]);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([0x53, 0xef]), 0, 2, 8 * MiB + 1024 + 56);
+    fs.writeSync(fd, Buffer.from([1]), 0, 1, 64 * MiB - 1);
+    // Outside every region: not metadata.
+    fs.writeSync(fd, Buffer.from([1]), 0, 1, 41 * MiB + 12345);
+    fs.closeSync(fd);
+    const written = await findWrittenRegions(file, regions);
+    expect(written.map(({ offset }) => offset)).toEqual([64 * MiB - 1, 8 * MiB + 1024 + 56]);
+    expect(written[1]?.region.what).toMatch(/ext backup superblock of group 1 for 1024-byte blocks/);
+  });
+
+  test('an unreadable device is an error, never blank', async () => {
+    await expect(findWrittenRegions(path.join(path.dirname(file), 'missing'), metadataRegions(64 * MiB))).rejects.toThrow(/ENOENT/);
   });
 });
 

@@ -12,9 +12,13 @@ import {
   checkFilesystem,
   deviceSizeBytes,
   filesystemSizeBytes,
+  findWrittenRegions,
   formatDevice,
   growFilesystem,
+  isReadOnlyDevice,
+  kernelDeviceSize,
   listSignatures,
+  metadataRegions,
   openBlockDevice,
   probeSignatures,
   rescanDeviceSize,
@@ -71,6 +75,40 @@ function withDeviceLock<T>(context: NodeContext, device: BlockDevice, work: () =
   return withLock(`azuredisk-device-${device.number}`, { dir: context.lockDir, timeoutMs: DEVICE_LOCK_TIMEOUT_MS }, work);
 }
 
+/** Every check, before a read-write mount: a device the kernel will not write cannot be repaired, formatted or used. */
+function refuseReadOnlyDevice(context: NodeContext, device: BlockDevice): void {
+  if (!isReadOnlyDevice(context.settings.sysRoot, device)) return;
+  throw new DriverError(
+    `${device.path} is read-only on this node (the kernel refuses writes to it: blockdev --getro ${device.path} prints 1), ` +
+      'but the volume is mounted read-write, so it was neither checked nor formatted nor mounted. Check how the disk is attached ' +
+      `(a disk attached read-only, or set read-only with blockdev --setro) or mark the volume readOnly`,
+  );
+}
+
+/** How many findings a Failure lists; the rest are counted. */
+const FINDINGS_SHOWN = 3;
+
+/**
+ * blkid saw nothing, which is not yet "blank": a filesystem whose primary superblock is damaged,
+ * an interrupted mkfs, or a format blkid does not know leave data that wipefs or the metadata
+ * regions show. Answers how many regions read as zeros when the disk is blank.
+ */
+async function refuseUnlessBlank(context: NodeContext, device: BlockDevice): Promise<number> {
+  const regions = metadataRegions(kernelDeviceSize(context.settings.sysRoot, device));
+  const [signatures, written] = await Promise.all([listSignatures(device.path), findWrittenRegions(device.path, regions)]);
+  const findings = [
+    ...signatures.map((signature) => `wipefs sees a ${signature} signature (inspect: wipefs --no-act ${device.path})`),
+    ...written.map(({ region, offset }) => `data at byte ${offset}, in ${region.what} (inspect: ${region.inspect(device.path)})`),
+  ];
+  if (findings.length === 0) return regions.length;
+  const more = findings.length > FINDINGS_SHOWN ? `; and ${findings.length - FINDINGS_SHOWN} more places` : '';
+  throw new DriverError(
+    `${device.path} has no filesystem blkid recognises, but it is not blank: ${findings.slice(0, FINDINGS_SHOWN).join('; ')}${more}. ` +
+      'It was not formatted, in case it holds data (a damaged filesystem, an interrupted mkfs, a format blkid does not know). ' +
+      `Inspect it as shown and repair it by hand; if its content may be erased, zero it (blkdiscard -z ${device.path}) and retry`,
+  );
+}
+
 /**
  * What mountdevice found and did before mounting: a fresh filesystem, an existing one that fsck
  * passed (and that nothing else has mounted), or an existing one left as it was (read-only, or
@@ -84,28 +122,23 @@ type Prepared = 'formatted' | 'repaired' | 'untouched';
  * disk is a Failure that leaves the disk exactly as it was.
  */
 async function prepareFilesystem(context: NodeContext, device: BlockDevice, fsType: Filesystem, readOnly: boolean): Promise<Prepared> {
+  if (!readOnly) refuseReadOnlyDevice(context, device);
   const found = await probeSignatures(device.path);
   if (found.partitionTable !== undefined) {
     throw new DriverError(
       `${device.path} has a ${found.partitionTable} partition table; azuredisk uses whole disks and will neither format nor mount it. ` +
-        'If the partitions hold data, copy it off; if the disk may be erased, wipe it (wipefs -a) and retry',
+        `If the partitions hold data, copy it off; if the disk may be erased, zero it (blkdiscard -z ${device.path}) and retry`,
     );
   }
   if (found.type === undefined) {
-    const signatures = await listSignatures(device.path);
-    if (signatures.length > 0) {
-      throw new DriverError(
-        `blkid finds no filesystem on ${device.path} but wipefs sees ${signatures.join(', ')}; the disk is not formatted, ` +
-          'in case it holds data. Inspect it (wipefs, fsck -n) and repair or wipe it by hand',
-      );
-    }
+    const checked = await refuseUnlessBlank(context, device);
     if (readOnly) {
       throw new DriverError(
         `${device.path} has no filesystem and the volume is read-only; a read-only volume is never formatted. ` +
           'Mount it read-write once so it is formatted, or check that this is the right disk',
       );
     }
-    log(`${device.path} is blank (blkid and wipefs agree); formatting as ${fsType}`);
+    log(`${device.path} is blank (blkid, wipefs and ${checked} metadata regions agree); formatting as ${fsType}`);
     await withFormatSlot({ lockDir: context.lockDir, slots: CONCURRENT_FORMATS, timeoutMs: DEVICE_LOCK_TIMEOUT_MS }, () =>
       formatDevice(device.path, fsType),
     );

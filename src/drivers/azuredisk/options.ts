@@ -2,6 +2,7 @@
 // reads the disk and how to attach it, the node side the filesystem and its mount options. Every
 // call gets the same document, so each side must accept the keys the other one uses.
 import * as z from 'zod';
+import { parseDiskUri } from '../../azure/disk-uri.ts';
 import { InvalidInput } from '../../flexvolume/errors.ts';
 import type { VolumeOptions } from '../../flexvolume/options.ts';
 import { mountOptionList } from '../network-mount.ts';
@@ -20,6 +21,15 @@ export type Filesystem = (typeof FILESYSTEMS)[number];
 
 const filesystem = z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` });
 
+/** The disk a managed disk's resource id names; undefined for anything else, which attach reports itself. */
+function diskNameIn(diskUri: string): string | undefined {
+  try {
+    return parseDiskUri(diskUri).name;
+  } catch {
+    return undefined;
+  }
+}
+
 export const azurediskOptions = z.object({
   diskName: z.string().min(1, 'must name the managed disk'),
   diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
@@ -32,6 +42,15 @@ export const azurediskOptions = z.object({
     .default('Managed'),
   fsType: filesystem.optional(),
   mountOptions: mountOptionList.optional(),
+}).superRefine((options, context) => {
+  // Attach uses the diskURI and reports the diskName: two different disks would mislead every operator.
+  const uriName = diskNameIn(options.diskURI);
+  if (uriName === undefined || uriName.toLowerCase() === options.diskName.trim().toLowerCase()) return;
+  context.addIssue({
+    code: 'custom',
+    path: ['diskName'],
+    message: `'${options.diskName}' contradicts diskURI '${options.diskURI}', whose disk is '${uriName}'; they must name the same disk: fix the PV`,
+  });
 });
 
 export type AzurediskOptions = z.infer<typeof azurediskOptions>;
