@@ -96,7 +96,7 @@ function entryType(dir: string, name: string): EntryType | undefined {
 }
 
 /** The real path of `dir`, which need not exist: that of its deepest existing ancestor, plus the rest. */
-function realPathOf(dir: string): string {
+export function realPathOf(dir: string): string {
   try {
     return fs.realpathSync.native(dir);
   } catch (error) {

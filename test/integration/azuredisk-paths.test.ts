@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { baseOptions, goJson } from '../helpers/kubelet.ts';
-import { createLoopPool, MiB, probe, type LoopDevice } from '../helpers/loop-devices.ts';
+import { createLoopPool, MiB, probe, sh, type LoopDevice } from '../helpers/loop-devices.ts';
 import { BUILDS, createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.ts';
 
 const JSON_OPTIONS = goJson({
@@ -63,5 +63,22 @@ describe.each(BUILDS)('azuredisk global mount path and symlinks ($name)', ({ fil
     expect(mountsUnder(sandbox.dir)).toEqual([]);
     expect(fs.existsSync(realGlobal)).toBe(false);
     expect(sandbox.readLog().match(/run: mkfs\.ext4 /g)).toHaveLength(1);
+  });
+
+  test('a symlinked kubelet root: expandfs without a device finds the disk through the mount at the pod dir', async () => {
+    const real = path.join(sandbox.dir, 'mnt/kubelet');
+    fs.mkdirSync(real, { recursive: true });
+    fs.mkdirSync(path.dirname(sandbox.kubeletRoot), { recursive: true });
+    fs.symlinkSync(real, sandbox.kubeletRoot);
+    fs.mkdirSync(globalPath, { recursive: true, mode: 0o750 });
+    expect((await call(['mountdevice', globalPath, disk.path, JSON_OPTIONS])).status).toBe('Success');
+    // The kubelet bind-mounts the global path into the pod, and passes the pod dir through its own (symlinked) root.
+    const podDir = sandbox.podVolumeDir('azuredisk', 'pv-data');
+    fs.mkdirSync(podDir, { recursive: true });
+    sh('mount', ['--bind', globalPath, podDir]);
+
+    const reply = await call(['expandfs', JSON_OPTIONS, '', podDir, String(32 * MiB), String(32 * MiB)]);
+    expect(reply).toMatchObject({ status: 'Success' });
+    expect(sandbox.readLog()).toMatch(/nothing to grow/);
   });
 });

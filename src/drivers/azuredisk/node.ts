@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { CallArgs, DriverCalls } from '../../flexvolume/driver.ts';
 import { DriverError } from '../../flexvolume/errors.ts';
 import { parseDriverOptions } from '../../flexvolume/options.ts';
+import { realPathOf } from '../../flexvolume/paths.ts';
 import { success, type Reply } from '../../flexvolume/reply.ts';
 import type { Settings } from '../../settings.ts';
 import {
@@ -242,7 +243,10 @@ function deviceMountedAt(volumePath: string): BlockDevice {
 }
 
 async function expandFilesystem(context: NodeContext, args: CallArgs['expandfs']): Promise<Reply> {
-  const { devicePath, volumePath, newSizeBytes } = args;
+  const { devicePath, newSizeBytes } = args;
+  // The mount table shows the real path: under a symlinked kubelet root it differs from the one passed.
+  // A block filesystem answers the walk at once, unlike a hung network share.
+  const volumePath = realPathOf(args.volumePath);
   const device = devicePath === '' ? deviceMountedAt(volumePath) : resolveDevice(context, devicePath);
   return withDeviceLock(context, device, async () => {
     const mounts = mountsOf(device.number);
