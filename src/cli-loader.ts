@@ -19,6 +19,7 @@ import * as reply from './flexvolume/reply.ts';
 import * as invocation from './invocation.ts';
 import * as settings from './settings.ts';
 import * as log from './system/log.ts';
+import * as progress from './system/progress.ts';
 import * as stdioGuard from './system/stdio-guard.ts';
 
 /** Source path (relative to src/) → the instance this bundle holds; the second bundle requires `flexvolume:<path>`. */
@@ -30,6 +31,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
   'invocation.ts': invocation,
   'settings.ts': settings,
   'system/log.ts': log,
+  'system/progress.ts': progress,
   'system/stdio-guard.ts': stdioGuard,
 };
 
