@@ -1,4 +1,4 @@
-// Everything but the `init` fast path (commander, zod, execa, the drivers, the Azure SDK: about
+// Everything but the `init` fast path (commander, zod, the drivers, the Azure SDK: about
 // 2 MB) is built into a second bundle, so that `init` does not pay to load it: a single 2 MB
 // script costs every call ~10 ms of V8 work before the first line runs. The second bundle comes
 // with V8 code cache made at build time by the same Node, so the calls that load it do not

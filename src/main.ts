@@ -1,5 +1,5 @@
 // Entry point. The order matters: stdout and stderr are guarded before anything else can write,
-// `init` is answered from the light identity table before commander, zod, execa or the Azure SDK
+// `init` is answered from the light identity table before commander, zod, the drivers or the Azure SDK
 // load (they live in a second bundle, cli-loader.ts), and every path, a crash included, ends in exactly one reply.
 import './required-node.ts';
 import { guardStdio, setFatalHandler, writeStdout } from './system/stdio-guard.ts';
