@@ -183,13 +183,15 @@ export async function run(command: string, args: readonly string[], options: Run
   const stdio: StdioOptions = [options.input === undefined ? 'ignore' : 'pipe', stdout.stdio, stderr.stdio];
   const child = spawn(command, args, { env: childEnvironment(options.env), stdio, detached: finish });
   const entry: Running = { child, described, finish };
+  const name = path.basename(command);
+  let stepDone: ((outcome: string) => void) | undefined;
   if (child.pid !== undefined) {
     // Registered at once, so that a lock this process holds stays held while the child lives,
     // even when this process is killed right now.
     const identity = identityOf(child.pid);
     if (identity !== undefined) coverChildInHeldLocks(identity);
     running.add(entry);
-    noteProgress(`started ${path.basename(command)} (pid ${child.pid})`);
+    stepDone = noteProgress(`started ${name} (pid ${child.pid})`);
   }
   stdout.attach(child.stdout);
   child.stdin?.on('error', () => undefined);
@@ -209,7 +211,7 @@ export async function run(command: string, args: readonly string[], options: Run
     throw new DriverError(`${command} is not installed on this node (not found in PATH ${process.env.PATH || DEFAULT_PATH})`);
   }
   if (exit.spawnError !== undefined && child.pid === undefined) throw new DriverError(`${command} could not be started: ${exit.spawnError.message}`);
-  noteProgress(`${path.basename(command)} ${result.timedOut ? 'timed out' : `exited ${result.exitCode}`}`);
+  stepDone?.(`ran ${name}: ${result.timedOut ? 'timed out' : `exit ${result.exitCode}`}`);
   return result;
 }
 
