@@ -34,6 +34,8 @@ function finish(reply: Reply): never {
  * keeps the lock it runs under held (src/system/lock.ts).
  */
 function stopOnSignal(signal: NodeJS.Signals, call: string): void {
+  // A command that handles the signal itself (install following the log) ends on its own terms.
+  if (process.listenerCount(signal) > 0) return;
   const children = stopCall();
   const done = progressSoFar();
   log(`stopped by ${signal} during ${call}; done so far: ${done}${children.length > 0 ? `; children: ${children.join(', ')}` : ''}`);
