@@ -117,7 +117,10 @@ describe('cross-process lock', () => {
        setInterval(() => {}, 1000);`,
     );
     const holder = spawn(NODE, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const childPid = await new Promise<number>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))));
+    const childPid = await new Promise<number>((resolve, reject) => {
+      holder.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString())));
+      holder.once('exit', (code) => reject(new Error(`the holder exited (${code}) before it started its child`)));
+    });
     holder.kill('SIGKILL');
     await new Promise((resolve) => holder.once('exit', resolve));
     expect(tryAcquireLock('dev-1', locks)).toBeUndefined();
