@@ -15,7 +15,7 @@ import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETER } from './src/install/rese
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
 const bin = path.join(root, 'bin');
-const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+const { version, engines } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const bundleOnly = process.argv.includes('--bundle-only');
 
 fs.mkdirSync(bin, { recursive: true });
@@ -31,7 +31,11 @@ const common = {
   legalComments: 'none',
   // debug probes supports-color with a runtime require that a single executable cannot satisfy.
   alias: { 'supports-color': path.join(root, 'src/system/empty-module.ts') },
-  define: { 'process.env.FLEXVOLUME_BUILD_VERSION': JSON.stringify(version) },
+  define: {
+    'process.env.FLEXVOLUME_BUILD_VERSION': JSON.stringify(version),
+    // src/required-node.ts: the bundle refuses an older Node than package.json's engines.
+    'process.env.FLEXVOLUME_REQUIRED_NODE_MAJOR': JSON.stringify(String(Number.parseInt(engines.node, 10))),
+  },
   logLevel: 'warning',
 };
 
@@ -53,7 +57,7 @@ function checkSharedModules(metafile) {
   const own = Object.keys(metafile.inputs)
     .filter((input) => input.startsWith('src/'))
     .map((input) => input.slice('src/'.length))
-    .filter((input) => input !== 'main.ts' && input !== 'cli-loader.ts')
+    .filter((input) => !['main.ts', 'cli-loader.ts', 'required-node.ts'].includes(input))
     .sort();
   const shared = Object.keys(SHARED_MODULES).sort();
   if (own.join() !== shared.join()) {
@@ -97,6 +101,9 @@ function buildSingleExecutable() {
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
       execArgv: ['--no-warnings'],
+      // NODE_OPTIONS from the caller's environment must not reach a root process (--inspect opens
+      // a debugger and prints before the reply, --require crashes it).
+      execArgvExtension: 'none',
       assets: { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [CLI_CODE_CACHE]: path.join(bin, CLI_CODE_CACHE) },
     }),
   );

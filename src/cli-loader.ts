@@ -1,4 +1,4 @@
-// Everything but the `init` fast path (commander, zod, execa, the drivers, the Azure SDK: about
+// Everything but the `init` fast path (commander, zod, the drivers, the Azure SDK: about
 // 2 MB) is built into a second bundle, so that `init` does not pay to load it: a single 2 MB
 // script costs every call ~10 ms of V8 work before the first line runs. The second bundle comes
 // with V8 code cache made at build time by the same Node, so the calls that load it do not
@@ -19,6 +19,7 @@ import * as reply from './flexvolume/reply.ts';
 import * as invocation from './invocation.ts';
 import * as settings from './settings.ts';
 import * as log from './system/log.ts';
+import * as progress from './system/progress.ts';
 import * as stdioGuard from './system/stdio-guard.ts';
 
 /** Source path (relative to src/) → the instance this bundle holds; the second bundle requires `flexvolume:<path>`. */
@@ -30,6 +31,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
   'invocation.ts': invocation,
   'settings.ts': settings,
   'system/log.ts': log,
+  'system/progress.ts': progress,
   'system/stdio-guard.ts': stdioGuard,
 };
 

@@ -3,8 +3,6 @@
 // credential object serves one call (one process); tokens are not kept across calls.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import {
   ClientCertificateCredential,
   ClientSecretCredential,
@@ -128,7 +126,8 @@ export async function createCredential(config: CloudConfig, endpoints: ArmEndpoi
 /**
  * The certificate and key as PEM (an encrypted key with its password). azure.json's
  * aadClientCertPath is often PKCS#12 (.pfx), which @azure/identity cannot read; openssl converts
- * it into a private temporary file, never through a pipe that the exec log would record.
+ * it to its stdout, which stays in memory (no temporary file a killed call would leave behind)
+ * and out of the log. The key is redacted wherever it might be echoed.
  */
 async function readCertificate(
   config: CloudConfig,
@@ -142,22 +141,28 @@ async function readCertificate(
     throw new DriverError(`${config.file}: field 'aadClientCertPath': cannot read ${certPath}: ${(error as Error).message}`);
   }
   const pem = content.toString('utf8');
-  if (pem.includes('-----BEGIN')) return password === undefined ? { certificate: pem } : { certificate: pem, certificatePassword: password };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-flexvolume-cert-'));
-  const output = path.join(dir, 'cert.pem');
+  if (pem.includes('-----BEGIN')) {
+    redactPrivateKeys(pem);
+    return password === undefined ? { certificate: pem } : { certificate: pem, certificatePassword: password };
+  }
   const variable = `FLEXVOLUME_PFX_${crypto.randomBytes(4).toString('hex').toUpperCase()}`;
-  try {
-    const result = await run('openssl', ['pkcs12', '-in', certPath, '-out', output, '-nodes', '-passin', `env:${variable}`], {
-      env: { [variable]: password ?? '' },
-      timeoutMs: 15_000,
-    });
-    if (result.exitCode !== 0 || !fs.existsSync(output)) {
-      throw new DriverError(
-        `${config.file}: field 'aadClientCertPath': ${certPath} is neither PEM nor a PKCS#12 file that openssl opens with aadClientCertPassword`,
-      );
-    }
-    return { certificate: fs.readFileSync(output, 'utf8') };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  const result = await run('openssl', ['pkcs12', '-in', certPath, '-nodes', '-passin', `env:${variable}`], {
+    env: { [variable]: password ?? '' },
+    timeoutMs: 15_000,
+    secretOutput: true,
+  });
+  redactPrivateKeys(result.stdout);
+  if (result.exitCode !== 0 || !result.stdout.includes('-----BEGIN')) {
+    throw new DriverError(
+      `${config.file}: field 'aadClientCertPath': ${certPath} is neither PEM nor a PKCS#12 file that openssl opens with aadClientCertPassword`,
+    );
+  }
+  return { certificate: result.stdout };
+}
+
+/** Each private key block's body, so that no error text that echoes it reaches a log line or a reply. */
+function redactPrivateKeys(pem: string): void {
+  for (const match of pem.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]*?)-----END/g)) {
+    for (const line of (match[1] ?? '').split('\n')) if (line.trim().length >= 16) redactValue(line.trim());
   }
 }

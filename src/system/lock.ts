@@ -1,52 +1,109 @@
 // A cross-process lock: each kubelet call is its own process, so locks are files. A lock whose
 // holder has died (its pid is gone, or now belongs to another process) is taken over, so a
-// crashed call never wedges the node.
+// crashed call never wedges the node. A lock also names the children its holder started while
+// holding it (mkfs, fsck, mount): it stays held while any of them lives, so a retry after the
+// holder was killed does not start a second mkfs on a device the first one is still writing.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
 import { log } from './log.ts';
+import { noteProgress } from './progress.ts';
 import { currentProcess, isAlive, type ProcessIdentity } from './process-identity.ts';
 
 interface Holder extends ProcessIdentity {
   token: string;
+  children?: ProcessIdentity[];
+}
+
+/** A lock file as read: its raw bytes, and the holder they name when they parse as one. */
+interface Seen {
+  raw: string;
+  holder: Holder | undefined;
 }
 
 const POLL_MS = 15;
+/**
+ * A lock file that is empty or does not parse is its creator's crash between creating and writing
+ * it (power loss, a full disk), or a write in flight: it is stale once it is older than this.
+ */
+const UNREADABLE_STALE_MS = 5000;
 
-function readHolder(file: string): Holder | undefined {
+function parseHolder(raw: string): Holder | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
+    const parsed = JSON.parse(raw) as Holder;
+    return typeof parsed?.pid === 'number' && typeof parsed.token === 'string' ? parsed : undefined;
   } catch {
     return undefined;
   }
 }
 
-function tryCreate(file: string, holder: Holder): boolean {
+function readLockFile(file: string): Seen | undefined {
   try {
-    fs.writeFileSync(file, JSON.stringify(holder), { flag: 'wx', mode: 0o600 });
-    return true;
+    const raw = fs.readFileSync(file, 'utf8');
+    return { raw, holder: parseHolder(raw) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The operator's next step when the state dir cannot take a lock file. */
+function stateDirError(dir: string, error: unknown): DriverError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'it is full' : code === 'EROFS' ? 'it is read-only' : (error as Error).message;
+  return new DriverError(`cannot write a lock file in the driver's state dir ${dir}: ${why}; free space there or fix its permissions, then retry`);
+}
+
+function tryCreate(file: string, holder: Holder): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    throw stateDirError(path.dirname(file), error);
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(holder));
+  } catch (error) {
+    // An empty lock left behind would make every later call wait for nobody.
+    fs.rmSync(file, { force: true });
+    throw stateDirError(path.dirname(file), error);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** Whether the lock still protects something: its holder, or a child it started, still runs. */
+function isHeld(holder: Holder): boolean {
+  return isAlive(holder) || (holder.children ?? []).some(isAlive);
+}
+
+function isStale(file: string, seen: Seen): boolean {
+  if (seen.holder !== undefined) return !isHeld(seen.holder);
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs > UNREADABLE_STALE_MS;
+  } catch {
+    return false;
   }
 }
 
 /**
- * Removes a dead holder's lock. It is first renamed aside and its token checked, so two processes
- * that both saw the same dead holder cannot remove a lock a third process has just taken.
+ * Removes a stale lock. It is first renamed aside and its bytes compared with what was judged
+ * stale, so two processes that both saw the same stale lock cannot remove one a third process has
+ * just taken.
  */
-function breakStaleLock(file: string, stale: Holder): void {
+function breakStaleLock(file: string, stale: Seen): void {
   const aside = `${file}.stale-${crypto.randomUUID()}`;
   try {
     fs.renameSync(file, aside);
   } catch {
     return;
   }
-  const moved = readHolder(aside);
-  if (moved?.token === stale.token) {
+  if (readLockFile(aside)?.raw === stale.raw) {
     fs.rmSync(aside, { force: true });
-    log(`lock ${path.basename(file)}: took over from dead process ${stale.pid}`);
+    const whose = stale.holder === undefined ? `an unreadable lock file (${stale.raw.length} bytes)` : `dead process ${stale.holder.pid}`;
+    log(`lock ${path.basename(file)}: took over from ${whose}`);
     return;
   }
   try {
@@ -66,28 +123,68 @@ export interface Lock {
   release(): void;
 }
 
+/** The locks this process holds now, by file: a child it starts is registered in each. */
+const held = new Map<string, Holder>();
+
 function lockFile(dir: string, name: string): string {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw stateDirError(dir, error);
+  }
   return path.join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
 }
 
 function lockOf(file: string, holder: Holder): Lock {
+  held.set(file, holder);
+  noteProgress(`took lock ${path.basename(file, '.lock')}`);
   return {
     release(): void {
-      if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true });
+      held.delete(file);
+      if (readLockFile(file)?.holder?.token === holder.token) fs.rmSync(file, { force: true });
     },
   };
 }
 
-/** Takes the lock now, or answers who holds it; a dead holder's lock is taken over. */
+/**
+ * Records `child` in every lock this process holds, replacing each file whole (write aside, then
+ * rename), so a reader sees the old holder record or the new one, never half of one.
+ */
+export function coverChildInHeldLocks(child: ProcessIdentity): void {
+  for (const [file, holder] of held) {
+    holder.children = [...(holder.children ?? []).filter(isAlive), child];
+    const next = `${file}.${crypto.randomUUID()}.tmp`;
+    try {
+      if (readLockFile(file)?.holder?.token !== holder.token) continue;
+      fs.writeFileSync(next, JSON.stringify(holder), { mode: 0o600 });
+      fs.renameSync(next, file);
+    } catch (error) {
+      fs.rmSync(next, { force: true });
+      log(`lock ${path.basename(file)}: could not record child ${child.pid}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Takes the lock now, or answers who holds it; a stale lock is taken over. */
 function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } {
   const holder: Holder = { ...currentProcess(), token: crypto.randomUUID() };
   for (;;) {
     if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
-    const current = readHolder(file);
-    if (current === undefined || isAlive(current)) return { holder: current };
-    breakStaleLock(file, current);
+    const seen = readLockFile(file);
+    if (seen === undefined) {
+      if (fs.existsSync(file)) return { holder: undefined };
+      continue;
+    }
+    if (!isStale(file, seen)) return { holder: seen.holder };
+    breakStaleLock(file, seen);
   }
+}
+
+function whoHolds(holder: Holder | undefined): string {
+  if (holder === undefined) return 'another call (pid unknown)';
+  if (isAlive(holder)) return `another call (pid ${holder.pid})`;
+  const child = (holder.children ?? []).find(isAlive);
+  return `pid ${child?.pid}, started by a call (pid ${holder.pid}) that was stopped before it finished,`;
 }
 
 /** The lock if nobody alive holds it, without waiting: for "whoever gets it does the work". */
@@ -102,11 +199,7 @@ export async function acquireLock(name: string, options: LockOptions): Promise<L
   for (;;) {
     const outcome = attempt(file);
     if ('lock' in outcome) return outcome.lock;
-    if (Date.now() > deadline) {
-      throw new DriverError(
-        `another call (pid ${outcome.holder?.pid ?? 'unknown'}) has held the lock '${name}' for over ${options.timeoutMs / 1000} s; it will be retried`,
-      );
-    }
+    if (Date.now() > deadline) throw new DriverError(`${whoHolds(outcome.holder)} has held the lock '${name}' for over ${options.timeoutMs / 1000} s; it will be retried`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.random() * POLL_MS));
   }
 }

