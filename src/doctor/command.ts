@@ -3,6 +3,9 @@
 import type { Command } from 'commander';
 import type { OperatorRun } from '../install/command.ts';
 
+/** Where the DaemonSet mounts the host's /proc: its pid 1's root is the host's filesystem. */
+export const INSTALLER_POD_HOST_ROOT = '/host/proc/1/root';
+
 export function addDoctorCommand(program: Command, select: (run: OperatorRun) => void): void {
   program
     .command('doctor')
@@ -12,10 +15,23 @@ export function addDoctorCommand(program: Command, select: (run: OperatorRun) =>
         'Human-readable by default; --json for machines. Exits 1 when a check fails.',
     )
     .option('--plugin-dir <dir>', 'the plugin directory to inspect (default: where this executable is installed, else the kubelet default)')
-    .option('--host-proc <dir>', "the host's /proc, to find the kubelet and its plugin dir", '/proc')
+    .option('--host-root <dir>', `the host's root filesystem (default: ${INSTALLER_POD_HOST_ROOT} when it exists, as in the installer's pod, else /)`)
+    .option('--host-proc <dir>', "the host's /proc, to find the kubelet and its plugin dir (default: <host root>/proc)")
     .option('--node-name <name>', "this node's Kubernetes name (default: the installed config, else the host name)")
     .option('--no-azure', 'skip the checks that talk to Azure (credentials, VM)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExample:\n  $ /etc/kubernetes/volumeplugins/azure~azuredisk/azuredisk doctor')
+    .option('--volume <pv name>', "instead of the checks: that volume's calls on this host, from the log, and its last failure")
+    .option('--pod <uid>', "instead of the checks: the story of each volume of that pod (its metadata.uid)")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  $ /etc/kubernetes/volumeplugins/azure~azuredisk/azuredisk doctor',
+        '  $ /etc/kubernetes/volumeplugins/azure~azuredisk/azuredisk doctor --volume pv-data',
+        '  From the installer pod on that node (it sees the host through /host/proc/1/root):',
+        '  $ kubectl -n kube-system exec <azure-flexvolume pod> -- /flexvolume doctor',
+      ].join('\n'),
+    )
     .action((flags: Record<string, unknown>) => select(async () => (await import('./run.ts')).runDoctor(flags)));
 }
