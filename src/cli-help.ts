@@ -10,6 +10,7 @@ import { capabilitiesOf } from './drivers/identity.ts';
 import { loadDriver } from './drivers/index.ts';
 import type { Capabilities } from './flexvolume/reply.ts';
 import { loadSettings } from './settings.ts';
+import { wrapText } from './terminal-text.ts';
 
 export interface HelpFacts {
   /** The driver the help is about: the executable's name or --driver; undefined for a bare `flexvolume`. */
@@ -54,20 +55,6 @@ function describeOptions(schema: z.ZodObject): string {
     .join(', ');
 }
 
-/** Wraps a comma-separated list at 80 columns under a hanging indent. */
-function wrapList(text: string, indent: number): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && indent + line.length + 1 + word.length > 80) {
-      lines.push(line);
-      line = word;
-    } else line = line === '' ? word : `${line} ${word}`;
-  }
-  lines.push(line);
-  return lines.join(`\n${' '.repeat(indent)}`);
-}
-
 const EXTRAS: Record<DriverName, (mode: string) => string> = {
   azuredisk: (mode) =>
     mode === 'node'
@@ -92,7 +79,7 @@ export async function gatherHelpFacts(invocation: Invocation, driver: DriverName
   }
   const schemas = await optionSchemas();
   const driversText = DRIVER_NAMES.map((name) => {
-    const options = wrapList(describeOptions(schemas[name]), 13);
+    const options = wrapText(describeOptions(schemas[name]), 13);
     return `  ${name.padEnd(10)} ${options}\n${' '.repeat(13)}${EXTRAS[name](settingsOf(name).azurediskMode)}`;
   }).join('\n');
   return { driver, commandFor, executable: invocation.executablePath, implemented, capabilities, filesText: describeFiles(invocation, driver), driversText };

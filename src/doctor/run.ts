@@ -145,7 +145,7 @@ function printStories(flags: DoctorFlags, context: DoctorContext): void {
   if (flags.json) {
     writeStdout(`${JSON.stringify({ version: VERSION, node: context.settings.nodeName, logFiles: files, subject, stories }, null, 2)}\n`);
   } else {
-    const header = `azure-flexvolume ${VERSION} doctor: node ${context.settings.nodeName}, ${subject}, from ${files.join(' and ') || `${logFile} (missing)`}`;
+    const header = `azure-flexvolume ${VERSION} doctor: node ${context.settings.nodeName}, ${subject}\nlog: ${files.join(', ') || `${logFile} (missing)`}`;
     const body = stories.length > 0 ? stories.map(formatStory).join('\n\n') : `no call for ${subject} in the log on this host`;
     writeStdout(`${header}\n\n${body}\n`);
   }

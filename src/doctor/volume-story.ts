@@ -4,6 +4,7 @@
 // failure with what to do about it.
 import { CALLS, isCallName } from '../flexvolume/calls.ts';
 import { parseDeviceMountPath, parsePodVolumeDir } from '../flexvolume/paths.ts';
+import { fitLine, wrapText } from '../terminal-text.ts';
 import type { LoggedCall } from './driver-log.ts';
 
 /** What one call tells about its volume, read from its arguments by their names in the call table. */
@@ -62,6 +63,8 @@ export interface StoryCall {
   driver: string;
   call: string;
   pid: number;
+  /** The node an attach, isattached or detach was for. */
+  nodeName: string | null;
   durationMs: number | null;
   /** The reply's status, or "no reply" when the call never answered. */
   result: string;
@@ -137,13 +140,14 @@ function adviceFor(call: StoryCall): string {
   return ADVICE.find(({ pattern }) => pattern.test(text))?.advice ?? 'The message is what `kubectl describe pod` shows; the driver says there what to do.';
 }
 
-function storyCall(entry: LoggedCall): StoryCall {
+function storyCall(entry: LoggedCall, subject: CallSubject): StoryCall {
   const reply = entry.reply;
   return {
     time: entry.time,
     driver: entry.driver,
     call: entry.call,
     pid: entry.pid,
+    nodeName: subject.nodeName ?? null,
     durationMs: entry.durationMs ?? null,
     result: reply?.status ?? 'no reply',
     message: reply?.message ?? null,
@@ -179,7 +183,7 @@ export function volumeStory(calls: readonly LoggedCall[], volume: string, azured
   };
   const pods = new Map<string, { podUid: string; path: string; mounted: boolean }>();
   for (const { entry, subject } of mine) {
-    const call = storyCall(entry);
+    const call = storyCall(entry, subject);
     story.calls.push(call);
     const options = subject.options ?? {};
     story.source = options.diskURI ?? (options.shareName ? `share ${options.shareName}` : options.server ? `${options.server}:${options.share ?? ''}` : story.source);
@@ -231,10 +235,12 @@ const seconds = (ms: number | null): string => (ms === null ? '-' : ms < 1000 ? 
 const shortTime = (iso: string): string => `${iso.slice(5, 10)} ${iso.slice(11, 23)}`;
 
 function answerText(call: StoryCall): string {
-  if (call.message !== null) return call.message;
-  if (call.device !== null) return `device ${call.device}`;
-  if (call.attached !== null) return call.attached ? 'attached' : 'not attached';
-  return '';
+  const node = call.nodeName === null ? '' : `${call.nodeName}: `;
+  // The row names the call already: its failure message need not say it again.
+  if (call.message !== null) return node + call.message.replace(`${call.call} failed: `, '');
+  if (call.device !== null) return `${node}device ${call.device}`;
+  if (call.attached !== null) return `${node}${call.attached ? 'attached' : 'not attached'}`;
+  return node.replace(/: $/, '');
 }
 
 export function formatStory(story: VolumeStory): string {
@@ -249,8 +255,8 @@ export function formatStory(story: VolumeStory): string {
   ];
   const shown = facts.filter((fact): fact is [string, string] => fact[1] !== null);
   const width = Math.max(...shown.map(([key]) => key.length));
-  const rows = story.calls.map(
-    (call) => `  ${shortTime(call.time)}  ${call.call.padEnd(13)} ${seconds(call.durationMs).padStart(8)}  ${call.result.padEnd(13)} ${answerText(call)}`.trimEnd(),
+  const rows = story.calls.map((call) =>
+    fitLine(`  ${shortTime(call.time)}  ${call.call.padEnd(13)} ${seconds(call.durationMs).padStart(8)}  ${call.result.padEnd(13)} ${answerText(call)}`.trimEnd()),
   );
   const lines = [
     `volume ${story.volume}`,
@@ -262,10 +268,10 @@ export function formatStory(story: VolumeStory): string {
   if (story.lastFailure !== null) {
     const failure = story.lastFailure;
     const later = failure.retriedSuccessfully ? ' (a later retry succeeded)' : '';
-    lines.push('', `last failure${later}: ${failure.call} at ${failure.time}: ${failure.message ?? failure.result}`);
-    if (failure.notes.length > 0) lines.push('  its log lines:', ...failure.notes.slice(-8).map((note) => `    ${note}`));
-    lines.push(`  what to do: ${failure.advice}`);
+    lines.push('', `last failure${later}: ${failure.call} at ${failure.time}`, `  ${wrapText(failure.message ?? failure.result, 2)}`);
+    if (failure.notes.length > 0) lines.push('  its log lines:', ...failure.notes.slice(-8).map((note) => `    ${wrapText(note, 6)}`));
+    lines.push(`  what to do: ${wrapText(failure.advice, 4, 14)}`);
   }
-  for (const hint of story.hints) lines.push('', `note: ${hint}`);
+  for (const hint of story.hints) lines.push('', `note: ${wrapText(hint, 2, 6)}`);
   return lines.join('\n');
 }
