@@ -134,7 +134,10 @@ const ADVICE: ReadonlyArray<{ pattern: RegExp; advice: string }> = [
 
 function adviceFor(call: StoryCall): string {
   if (call.result === 'no reply') {
-    return `${call.call} never answered: the kubelet kills a call after 2 minutes (10 for waitforattach). Its last log lines (notes) show where it stopped.`;
+    return (
+      `${call.call} never answered: it is still running, or it was killed (the kubelet gives waitforattach 10 minutes and ` +
+      'every other call no limit; a node restart also ends it). Its last log lines show where it was; a call still running holds its volume up.'
+    );
   }
   const text = call.message ?? '';
   return ADVICE.find(({ pattern }) => pattern.test(text))?.advice ?? 'The message is what `kubectl describe pod` shows; the driver says there what to do.';
