@@ -4,70 +4,37 @@
 // disk held by another node, a LUN that never shows up), and the story is read back from the log.
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { simulateAzureHost, type AzureHost } from '../helpers/azure-host.ts';
+import type { ArmSimulator } from '../arm-simulator/index.ts';
+import type { VolumeStory } from '../../src/doctor/volume-story.ts';
+import { setUpAzureNode, type AzureNode } from '../helpers/azure-node.ts';
 import { baseOptions, goJson } from '../helpers/kubelet.ts';
-import { createLoopPool, MiB } from '../helpers/loop-devices.ts';
-import { createSandbox, SEA, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
-import { createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
+import { MiB } from '../helpers/loop-devices.ts';
+import type { Sandbox } from '../helpers/sandbox.ts';
+import type { ScsiFixture } from '../helpers/scsi-fixture.ts';
 
-const pool = createLoopPool();
 let sim: ArmSimulator;
 let fixture: ScsiFixture;
 let sandbox: Sandbox;
-let host: AzureHost;
+let node: AzureNode;
 
 const POD = '5d1e2f3a-0000-4b4b-8c8c-00000000000a';
-
-interface StoryCall {
-  time: string;
-  call: string;
-  durationMs: number | null;
-  result: string;
-  message: string | null;
-  device: string | null;
-  notes: string[];
-}
-
-interface Story {
-  volume: string;
-  driver: string;
-  source: string | null;
-  nodeNames: string[];
-  lun: string | null;
-  device: string | null;
-  globalMount: string | null;
-  podMounts: Array<{ podUid: string; path: string; mounted: boolean }>;
-  calls: StoryCall[];
-  lastFailure: (StoryCall & { advice: string; retriedSuccessfully: boolean }) | null;
-  hints: string[];
-}
 
 const diskUri = (name: string) => `/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.Compute/disks/${name}`;
 const optionsFor = (volume: string, disk: string) => goJson({ ...baseOptions({ volumeName: volume, fsType: 'ext4' }), diskName: disk, diskURI: diskUri(disk) });
 
 beforeAll(async () => {
-  sim = await startArmSimulator({ updateLatencyMs: 20 });
-  sim.addVM({ name: 'node-1' });
-  sim.addVM({ name: 'node-2' });
-  sim.addDisk({ name: 'disk-data', sizeGB: 5 });
-  sim.addDisk({ name: 'disk-held', sizeGB: 5 });
-  fixture = createScsiFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-volume-')));
-  host = simulateAzureHost({ sim, fixture, vmName: 'node-1', devices: new Map([['disk-data', pool.create('disk-data', 64 * MiB).path]]) });
-  sandbox = createSandbox(SEA, { ...fixture.env, FLEXVOLUME_NODE_NAME: 'node-1' });
-  useArmSimulator(sandbox, sim);
+  node = await setUpAzureNode({
+    node: 'node-1',
+    otherVMs: ['node-2'],
+    disks: { 'disk-data': 64 * MiB, 'disk-held': 64 * MiB },
+    env: { FLEXVOLUME_NODE_NAME: 'node-1' },
+  });
+  ({ sim, fixture, sandbox } = node);
   await driveLifecycle();
 });
 
-afterAll(async () => {
-  host.stop();
-  await sandbox.cleanup();
-  pool.detachAll();
-  await sim.close();
-  fixture.cleanup();
-});
+afterAll(() => node.tearDown());
 
 async function driveLifecycle(): Promise<void> {
   const call = async (args: string[], env: NodeJS.ProcessEnv = {}) => (await sandbox.call('azuredisk', args, env)).status;
@@ -109,10 +76,10 @@ function doctor(args: string[]): Promise<Run> {
   });
 }
 
-async function stories(args: string[]): Promise<Story[]> {
+async function stories(args: string[]): Promise<VolumeStory[]> {
   const run = await doctor([...args, '--json']);
   expect(run.stderr).toBe('');
-  return (JSON.parse(run.stdout) as { stories: Story[] }).stories;
+  return (JSON.parse(run.stdout) as { stories: VolumeStory[] }).stories;
 }
 
 test("--volume tells the volume's calls in order, with what they were given and the last failure with advice", async () => {

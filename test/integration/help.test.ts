@@ -5,41 +5,30 @@
 // root is moved into the sandbox: the examples name the real /var/lib/kubelet.
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
+import type { ArmSimulator } from '../arm-simulator/index.ts';
 import { EXAMPLE } from '../../src/flexvolume/examples.ts';
-import { simulateAzureHost, type AzureHost } from '../helpers/azure-host.ts';
+import { setUpAzureNode, type AzureNode } from '../helpers/azure-node.ts';
 import { decodeDriverStatus, type DriverStatus } from '../helpers/kubelet.ts';
-import { createLoopPool } from '../helpers/loop-devices.ts';
-import { createSandbox, mountsUnder, SEA, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
-import { createScsiFixture, type ScsiFixture } from '../helpers/scsi-fixture.ts';
+import { mountsUnder, SEA, type Sandbox } from '../helpers/sandbox.ts';
+import type { ScsiFixture } from '../helpers/scsi-fixture.ts';
 
-const pool = createLoopPool();
 let sim: ArmSimulator;
 let fixture: ScsiFixture;
 let sandbox: Sandbox;
-let host: AzureHost;
+let node: AzureNode;
 
 beforeAll(async () => {
-  sim = await startArmSimulator({ subscriptionId: EXAMPLE.subscriptionId, resourceGroup: EXAMPLE.resourceGroup, updateLatencyMs: 10 });
-  sim.addVM({ name: EXAMPLE.node });
-  sim.addDisk({ name: EXAMPLE.disk, sizeGB: 8 });
-  fixture = createScsiFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'help-examples-')));
-  // As large as the example's expandfs asks for: a sparse file, so it costs nothing.
-  const device = pool.create(EXAMPLE.disk, Number(EXAMPLE.newSizeBytes)).path;
-  host = simulateAzureHost({ sim, fixture, vmName: EXAMPLE.node, devices: new Map([[EXAMPLE.disk, device]]) });
-  sandbox = createSandbox(SEA, fixture.env);
-  useArmSimulator(sandbox, sim);
+  // The disk as large as the example's expandfs asks for: a sparse file, so it costs nothing.
+  node = await setUpAzureNode({
+    simulator: { subscriptionId: EXAMPLE.subscriptionId, resourceGroup: EXAMPLE.resourceGroup, updateLatencyMs: 10 },
+    node: EXAMPLE.node,
+    disks: { [EXAMPLE.disk]: Number(EXAMPLE.newSizeBytes) },
+  });
+  ({ sim, fixture, sandbox } = node);
 });
 
-afterAll(async () => {
-  host.stop();
-  await sandbox.cleanup();
-  pool.detachAll();
-  await sim.close();
-  fixture.cleanup();
-});
+afterAll(() => node.tearDown());
 
 interface Output {
   stdout: string;
