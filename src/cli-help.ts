@@ -4,7 +4,7 @@
 import type * as z from 'zod';
 import { CALLS, isCallName } from './flexvolume/calls.ts';
 import { DRIVER_NAMES, type DriverName } from './flexvolume/driver.ts';
-import { exampleArguments } from './flexvolume/examples.ts';
+import { EXAMPLE, exampleArguments } from './flexvolume/examples.ts';
 import type { Invocation } from './invocation.ts';
 import { capabilitiesOf } from './drivers/identity.ts';
 import { loadDriver } from './drivers/index.ts';
@@ -108,7 +108,7 @@ export function programHelp(facts: HelpFacts): string {
     '',
     "When a volume does not mount: check this node, then that volume's calls:",
     `  $ ${doctor} doctor`,
-    `  $ ${doctor} doctor --volume <pv name>`,
+    `  $ ${doctor} doctor --volume ${EXAMPLE.volume}`,
   ].join('\n');
 }
 

@@ -61,7 +61,7 @@ function buildProgram(invocation: Invocation, help: HelpFacts | undefined, selec
     if (help !== undefined) command.addHelpText('after', callHelp(help, spec.name));
   }
   addInstallCommand(program, (operator) => select({ command: 'install', args: [], operator }));
-  addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }));
+  addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }), invocation.executablePath);
   return program;
 }
 

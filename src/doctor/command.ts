@@ -1,12 +1,14 @@
 // `doctor`: the operator's question "what is wrong on this node?", answered from the node itself.
 // Only the command line lives here; the checks load when the command is chosen.
 import type { Command } from 'commander';
+import { EXAMPLE } from '../flexvolume/examples.ts';
 import type { OperatorRun } from '../install/command.ts';
 
 /** Where the DaemonSet mounts the host's /proc: its pid 1's root is the host's filesystem. */
 export const INSTALLER_POD_HOST_ROOT = '/host/proc/1/root';
 
-export function addDoctorCommand(program: Command, select: (run: OperatorRun) => void): void {
+/** `executable`: this executable as invoked, so that the examples run as printed. */
+export function addDoctorCommand(program: Command, select: (run: OperatorRun) => void, executable: string): void {
   program
     .command('doctor')
     .summary('Check this node: installation, plugin dir, tools, Azure config and credentials, disks, recent errors.')
@@ -27,10 +29,11 @@ export function addDoctorCommand(program: Command, select: (run: OperatorRun) =>
       [
         '',
         'Examples:',
-        '  $ /etc/kubernetes/volumeplugins/azure~azuredisk/azuredisk doctor',
-        '  $ /etc/kubernetes/volumeplugins/azure~azuredisk/azuredisk doctor --volume pv-data',
-        '  From the installer pod on that node (it sees the host through /host/proc/1/root):',
-        '  $ kubectl -n kube-system exec <azure-flexvolume pod> -- /flexvolume doctor',
+        `  $ ${executable} doctor`,
+        `  $ ${executable} doctor --volume ${EXAMPLE.volume} --json`,
+        '',
+        `From the installer pod on a node (it sees the host through ${INSTALLER_POD_HOST_ROOT}):`,
+        '  kubectl -n kube-system exec <that pod> -- /flexvolume doctor',
       ].join('\n'),
     )
     .action((flags: Record<string, unknown>) => select(async () => (await import('./run.ts')).runDoctor(flags)));

@@ -24,6 +24,7 @@ beforeAll(async () => {
     simulator: { subscriptionId: EXAMPLE.subscriptionId, resourceGroup: EXAMPLE.resourceGroup, updateLatencyMs: 10 },
     node: EXAMPLE.node,
     disks: { [EXAMPLE.disk]: Number(EXAMPLE.newSizeBytes) },
+    env: { FLEXVOLUME_NODE_NAME: EXAMPLE.node },
   });
   ({ sim, fixture, sandbox } = node);
 });
@@ -65,19 +66,26 @@ function printedExamples(help: string): PrintedExample[] {
 }
 
 /** Runs a printed command line through sh, stdout and stderr in one pipe as the kubelet reads them. */
-async function runAsPrinted(command: string, env: NodeJS.ProcessEnv): Promise<DriverStatus> {
+async function runLine(command: string, env: NodeJS.ProcessEnv): Promise<{ output: string; exitCode: number | null }> {
   const line = command.replaceAll(EXAMPLE.kubeletRoot, sandbox.kubeletRoot);
   const child = spawn('/bin/sh', ['-c', `exec ${line} 2>&1`], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...sandbox.env, ...env } });
   const chunks: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const output = Buffer.concat(chunks).toString('utf8').trim();
+  return { output: Buffer.concat(chunks).toString('utf8').trim(), exitCode };
+}
+
+async function runAsPrinted(command: string, env: NodeJS.ProcessEnv): Promise<DriverStatus> {
+  const { output, exitCode } = await runLine(command, env);
   try {
     return decodeDriverStatus(output, exitCode);
   } catch (error) {
     throw new Error(`${command}\nanswered ${output}: ${(error as Error).message}`);
   }
 }
+
+/** The `$ …` lines of a help text that has no Answers lines (the operator commands). */
+const printedCommands = (help: string): string[] => [...help.matchAll(/^ {2}\$ (.*)$/gm)].map((match) => match[1] ?? '');
 
 /** The documented answer with the fixture's /dev in place of the host's, as waitforattach answers it. */
 const onFixture = (answers: DriverStatus): DriverStatus =>
@@ -132,6 +140,15 @@ test('azuredisk (controller mode): every call example runs as printed and gets t
   expect(mountsUnder(sandbox.dir)).toEqual([]);
 });
 
+test('azuredisk (node mode): the examples document and get what node mode answers, mount attaching the disk', async () => {
+  const env = { FLEXVOLUME_AZUREDISK_MODE: 'node', FLEXVOLUME_NODE_NAME: EXAMPLE.node };
+  const seen = await replayLifecycle('azuredisk', env);
+  expect(seen.find((entry) => entry.call === 'mount')).toEqual({ call: 'mount', status: 'Success' });
+  expect(seen.find((entry) => entry.call === 'unmount')).toEqual({ call: 'unmount', status: 'Success' });
+  expect(sim.getVM(EXAMPLE.node)?.properties.storageProfile.dataDisks).toEqual([]);
+  expect(mountsUnder(sandbox.dir)).toEqual([]);
+});
+
 test.each(['nfs', 'azurefile'])('%s: every call example runs as printed; mount, expandfs and unmount succeed', async (driver) => {
   const seen = await replayLifecycle(driver);
   expect(seen.filter((entry) => entry.status === 'Success').map((entry) => entry.call)).toEqual(['init', 'mount', 'expandfs', 'unmount']);
@@ -159,9 +176,21 @@ test('the top-level help says where the log and config are, lists each driver wi
   expect(stdout).toMatch(/^ {2}azuredisk +diskName\*, diskURI\*, cachingMode/m);
   expect(stdout).toMatch(/^ {2}azurefile +shareName\*, subDir/m);
   expect(stdout).toMatch(/^ {2}nfs +server\*, share\*, mountOptions$/m);
-  expect(stdout).toContain(`$ ${sandbox.executable('azurefile')} doctor --volume <pv name>`);
   // Within a terminal's width, but for the paths of this host.
   expect(stdout.split('\n').filter((line) => line.length > 80 && !line.includes(sandbox.dir))).toEqual([]);
+});
+
+test("doctor's examples, in the top-level help and its own, run as printed", async () => {
+  const executable = sandbox.executable('azuredisk');
+  const topLevel = printedCommands((await run(executable, ['--help'])).stdout);
+  const own = printedCommands((await run(executable, ['doctor', '--help'])).stdout);
+  expect(topLevel).toEqual([`${executable} doctor`, `${executable} doctor --volume ${EXAMPLE.volume}`]);
+  expect(own).toEqual([`${executable} doctor`, `${executable} doctor --volume ${EXAMPLE.volume} --json`]);
+  for (const command of new Set([...topLevel, ...own])) {
+    const { output } = await runLine(command, {});
+    if (command.endsWith('--json')) expect(JSON.parse(output)).toMatchObject({ node: EXAMPLE.node, subject: `volume ${EXAMPLE.volume}` });
+    else expect(output).toMatch(new RegExp(`^azure-flexvolume \\S+ doctor: node ${EXAMPLE.node}`));
+  }
 });
 
 test('a bare call prints the help on a terminal and one JSON Failure elsewhere; --verbose names an unknown call on stderr', async () => {
