@@ -1,6 +1,7 @@
 // The command line: the kubelet's calls (one subcommand each, with help and an example for the
 // person debugging by hand) plus the global flags. commander never prints or exits on its own:
-// its errors become a Failure reply, and only an explicit --help or --version prints text.
+// its errors become a Failure reply, and only --help, --version or a bare call from a terminal
+// (the kubelet never calls without arguments) prints text.
 import { isatty } from 'node:tty';
 import { Command, CommanderError } from 'commander';
 import { callHelp, driverFlag, gatherHelpFacts, programHelp, wantsHelp, type HelpFacts } from './cli-help.ts';
