@@ -19,7 +19,7 @@ export function addDoctorCommand(program: Command, select: (run: OperatorRun) =>
     .option('--plugin-dir <dir>', "the plugin directory to inspect (default: where this executable is installed, else the kubelet's or a preset's that holds these drivers)")
     .option('--host-root <dir>', `the host's root filesystem (default: ${INSTALLER_POD_HOST_ROOT} when it exists, as in the installer's pod, else /)`)
     .option('--host-proc <dir>', "the host's /proc, to find the kubelet and its plugin dir (default: <host root>/proc)")
-    .option('--node-name <name>', "this node's Kubernetes name (default: the installed config, else NODE_NAME in the installer pod, else the host name)")
+    .option('--node-name <name>', "this node's Kubernetes name (default: NODE_NAME in the installer pod, else the installed config, else the host name)")
     .option('--no-azure', 'skip the checks that talk to Azure (credentials, VM)')
     .option('--json', 'print the report as JSON')
     .option('--volume <pv name>', "instead of the checks: that volume's calls on this host, from the log, and its last failure")
