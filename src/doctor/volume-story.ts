@@ -160,6 +160,25 @@ function storyCall(entry: LoggedCall, subject: CallSubject): StoryCall {
   };
 }
 
+/**
+ * What a call found out on the way, from its log lines: in node mode `mount` attaches, finds the
+ * device and stages the global mount itself, and says so only there.
+ */
+const NOTE_FACTS: ReadonlyArray<{ pattern: RegExp; fact: 'lun' | 'device' | 'globalMount' }> = [
+  { pattern: /is attached to \S+ at LUN (\d+)$/, fact: 'lun' },
+  { pattern: /^LUN \d+ is \S+, via (\S+) /, fact: 'device' },
+  { pattern: /^\S+ is bound to (\S+) \(/, fact: 'globalMount' },
+];
+
+function learnFromNotes(story: VolumeStory, notes: readonly string[]): void {
+  for (const note of notes) {
+    for (const { pattern, fact } of NOTE_FACTS) {
+      const value = pattern.exec(note)?.[1];
+      if (value !== undefined) story[fact] = value;
+    }
+  }
+}
+
 const failed = (call: StoryCall): boolean => call.result === 'Failure' || call.result === 'no reply';
 
 /** The volumes a pod's calls name. */
@@ -192,6 +211,7 @@ export function volumeStory(calls: readonly LoggedCall[], volume: string, azured
     story.source = options.diskURI ?? (options.shareName ? `share ${options.shareName}` : options.server ? `${options.server}:${options.share ?? ''}` : story.source);
     if (subject.nodeName !== undefined && !story.nodeNames.includes(subject.nodeName)) story.nodeNames.push(subject.nodeName);
     const succeeded = call.result === 'Success';
+    learnFromNotes(story, entry.notes);
     if (entry.call === 'attach' && succeeded && call.device !== null) story.lun = call.device;
     if (entry.call === 'waitforattach') {
       story.lun = subject.device ?? story.lun;

@@ -27,7 +27,7 @@ beforeAll(async () => {
   node = await setUpAzureNode({
     node: 'node-1',
     otherVMs: ['node-2'],
-    disks: { 'disk-data': 64 * MiB, 'disk-held': 64 * MiB },
+    disks: { 'disk-data': 64 * MiB, 'disk-held': 64 * MiB, 'disk-node': 64 * MiB },
     env: { FLEXVOLUME_NODE_NAME: 'node-1' },
   });
   ({ sim, fixture, sandbox } = node);
@@ -60,6 +60,13 @@ async function driveLifecycle(): Promise<void> {
   const held = optionsFor('pv-held', 'disk-held');
   expect(await call(['attach', held, 'node-2'])).toBe('Success');
   expect(await call(['attach', held, 'node-1'])).toBe('Failure');
+
+  // Node mode: the kubelet calls only mount and unmount, and the node attaches by itself.
+  const nodeMode = { FLEXVOLUME_AZUREDISK_MODE: 'node' };
+  const nodePod = sandbox.podVolumeDir('azuredisk', 'pv-node', POD);
+  fs.mkdirSync(nodePod, { recursive: true });
+  expect(await call(['mount', nodePod, optionsFor('pv-node', 'disk-node')], nodeMode)).toBe('Success');
+  expect(await call(['unmount', nodePod], nodeMode)).toBe('Success');
 }
 
 interface Run {
@@ -146,9 +153,22 @@ test('a disk held by another node: the failure says so, and the advice says what
   });
 });
 
+test('in node mode, the LUN, device and global mount come from what mount did', async () => {
+  const [story] = await stories(['--volume', 'pv-node']);
+  expect(story?.calls.map((entry) => `${entry.call} ${entry.result}`)).toEqual(['mount Success', 'unmount Success']);
+  expect(story).toMatchObject({
+    source: diskUri('disk-node'),
+    lun: expect.stringMatching(/^\d+$/),
+    device: expect.stringMatching(new RegExp(`^${fixture.devRoot}/disk/azure/scsi1/lun\\d+$`)),
+    globalMount: sandbox.deviceMountPath('azuredisk', 'pv-node'),
+    podMounts: [{ podUid: POD, path: sandbox.podVolumeDir('azuredisk', 'pv-node', POD), mounted: false }],
+    lastFailure: null,
+  });
+});
+
 test('--pod tells the story of each volume the pod used; an unknown volume says so and exits 1', async () => {
   const forPod = await stories(['--pod', POD]);
-  expect(forPod.map((story) => story.volume)).toEqual(['pv-data']);
+  expect(forPod.map((story) => story.volume)).toEqual(['pv-data', 'pv-node']);
   const unknown = await doctor(['--volume', 'pv-nobody']);
   expect(unknown.stdout).toMatch(/no call for volume pv-nobody in the log on this host/);
   expect(unknown.status).toBe(1);
