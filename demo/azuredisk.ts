@@ -12,7 +12,7 @@ import { baseOptions, goJson, mountOptions } from '../test/helpers/kubelet.ts';
 import { createLoopPool, probe, type LoopDevice } from '../test/helpers/loop-devices.ts';
 import { createScsiFixture, type ScsiFixture } from '../test/helpers/scsi-fixture.ts';
 import { mountsUnder } from '../test/helpers/sandbox.ts';
-import { action, check, driverCall, eventsHeader, heading, note, skipped, type Story } from './show.ts';
+import { action, alias, beginScene, check, driverCall, eventsHeader, note, skipped, standIn, type Story } from './show.ts';
 
 const GiB = 1024 ** 3;
 const NODE = 'node-1';
@@ -40,11 +40,13 @@ interface Disk {
 
 export async function azurediskScene(stage: AzurediskStage): Promise<void> {
   const { story, sim } = stage;
-  heading(`azuredisk: a pod on ${NODE} uses a 5 GiB managed disk (controller-manager attaches it)`);
+  beginScene(story, 'azuredisk, controller mode', `azuredisk: a pod on ${NODE} uses a 5 GiB managed disk (controller-manager attaches it)`);
   const diskURI = sim.addDisk({ name: DISK, sizeGB: 5, sku: 'Premium_LRS' });
   sim.addVM({ name: NODE });
-  note(`ARM simulator ${sim.url}: VM ${NODE} and managed disk ${DISK} (5 GiB) in resource group ${sim.resourceGroup};`);
-  note(`a VM update takes ${stage.updateLatencyMs} ms there (tens of seconds in Azure)`);
+  standIn(
+    `Azure is the ARM simulator at ${sim.url}, with VM ${NODE} and managed disk ${DISK} (5 GiB) in resource group ${sim.resourceGroup}; ` +
+      `a VM update takes ${stage.updateLatencyMs} ms there (tens of seconds in Azure)`,
+  );
 
   const disk = stage.privileged ? plugDisk(stage) : undefined;
   const attachOptions = goJson({ ...baseOptions({ volumeName: PV, fsType: 'ext4' }), diskName: DISK, diskURI });
@@ -77,7 +79,11 @@ export async function azurediskScene(stage: AzurediskStage): Promise<void> {
   await driverCall(story, { ...azuredisk, from: 'kube-controller-manager', reason: 'VerifyAttached', args: ['isattached', attachOptions, NODE], expect: { status: 'Success', attached: false } });
   check(story, (sim.getVM(NODE)?.properties.storageProfile.dataDisks ?? []).length === 0 && sim.getDisk(DISK)?.managedBy === undefined, `${NODE} has no data disks left and ${DISK} is Unattached`);
 
-  heading(`azuredisk in node mode: no controller-manager; the kubelet's mount attaches the disk (${Object.entries(NODE_MODE_ENV).map(([key, value]) => `${key}=${value}`).join(' ')})`);
+  beginScene(
+    story,
+    'azuredisk, node mode',
+    `azuredisk in node mode: no controller-manager; the kubelet's mount attaches the disk (${Object.entries(NODE_MODE_ENV).map(([key, value]) => `${key}=${value}`).join(' ')})`,
+  );
   eventsHeader();
   await driverCall(story, { ...azuredisk, from: 'kubelet', reason: 'ProbeDriver', args: ['init'], env: NODE_MODE_ENV, expect: { status: 'Success', capabilities: { attach: false } } });
   if (disk === undefined) {
@@ -103,8 +109,10 @@ function plugDisk(stage: AzurediskStage): Disk | undefined {
   Object.assign(stage.story.sandbox.env, fixture.env);
   const host = simulateAzureHost({ sim: stage.sim, fixture, vmName: NODE, devices: new Map([[DISK, loop.path]]) });
   stage.onCleanup(() => host.stop());
-  note(`${DISK} is played by ${loop.path} over a sparse 5 GiB file; ${NODE}'s SCSI bus by the fixture tree $SANDBOX/host/sys`);
-  note(`(FLEXVOLUME_SYS_ROOT/DEV_ROOT), into which a simulated hypervisor hot-plugs each disk ARM attaches, at its LUN`);
+  standIn(
+    `${DISK} is ${loop.path} over a sparse 5 GiB file, and ${NODE}'s SCSI bus the fixture tree $SANDBOX/host/sys ` +
+      '(FLEXVOLUME_SYS_ROOT, FLEXVOLUME_DEV_ROOT), into which a simulated hypervisor hot-plugs each disk ARM attaches, at its LUN',
+  );
   return { fixture, loop };
 }
 
@@ -114,6 +122,8 @@ async function nodeSide(stage: AzurediskStage, disk: Disk, attachOptions: string
   const podDir = story.sandbox.podVolumeDir('azuredisk', PV, CONTROLLER_POD);
   const podOptions = goJson(mountOptions({ diskName: DISK, diskURI, 'kubernetes.io/fsType': 'ext4' }, { volumeName: PV, fsGroup: 2000 }));
   const azuredisk = { driver: 'azuredisk', from: 'kubelet' } as const;
+  alias(story, '$GLOBAL', globalPath);
+  alias(story, '$POD', podDir);
 
   const found = await driverCall(story, {
     ...azuredisk,
@@ -156,6 +166,7 @@ async function nodeMode(stage: AzurediskStage, diskURI: string): Promise<void> {
   const podDir = story.sandbox.podVolumeDir('azuredisk', PV, NODE_MODE_POD);
   const podOptions = goJson(mountOptions({ diskName: DISK, diskURI, 'kubernetes.io/fsType': 'ext4' }, { volumeName: PV, fsGroup: 2000 }));
   const nodeMode = { driver: 'azuredisk', from: 'kubelet', env: NODE_MODE_ENV } as const;
+  alias(story, '$POD', podDir);
 
   await action(story, { from: 'kubelet', reason: 'PrepareForMount', what: `mkdir -m 0750 -p ${podDir}` }, () =>
     fs.mkdirSync(podDir, { recursive: true, mode: 0o750 }),

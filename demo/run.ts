@@ -11,7 +11,7 @@ import { createCleanups } from '../test/helpers/cleanups.ts';
 import { createSandbox, SEA, useArmSimulator } from '../test/helpers/sandbox.ts';
 import { azurediskScene } from './azuredisk.ts';
 import { azurefileScene, nfsScene } from './shares.ts';
-import { bold, heading, note, SceneAborted, type Story } from './show.ts';
+import { alias, bold, heading, note, SceneAborted, shown, summaryTable, type Story } from './show.ts';
 
 /** Short enough for a quick demo, long enough that the batching and polling are real. */
 const UPDATE_LATENCY_MS = 300;
@@ -42,20 +42,21 @@ async function main(): Promise<number> {
   cleanups.add(() => sim.close());
   useArmSimulator(sandbox, sim);
 
-  process.stdout.write(
-    `${bold('azure-flexvolume demo')}: the standalone binary ${SEA}\n` +
-      `installed as azuredisk, azurefile and nfs in $SANDBOX/volumeplugins/azure~<driver>/, with $SANDBOX = ${sandbox.dir}\n` +
-      `kubelet root $SANDBOX/var/lib/kubelet, driver log $SANDBOX/driver.log, cloud config $SANDBOX/azure.json (pointing at the simulator)\n`,
+  const story: Story = { sandbox, sim, failures: [], startedAt, interrupted: false, inFlight: undefined, aliases: [], scenes: [] };
+  process.stdout.write(`${bold('azure-flexvolume demo')}: the standalone binary bin/flexvolume, called as\n`);
+  note(
+    'the kubelet and kube-controller-manager call it, installed as azuredisk, azurefile and nfs in ' +
+      '$SANDBOX/volumeplugins/azure~<driver>/, with its log in $SANDBOX/driver.log and an azure.json that points at the ARM simulator. ' +
+      'Paths are shown by these names:',
   );
+  note(`$SANDBOX = ${sandbox.dir}`);
+  alias(story, '$KUBELET', sandbox.kubeletRoot);
   if (!privileged) {
-    process.stdout.write(
-      'Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither\n' +
-        '(init, getvolumename, the controller-manager\'s attach, isattached and detach against the ARM simulator)\n' +
-        'and says at each scene what it skipped.\n',
+    note(
+      "Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither (init, getvolumename, the controller-manager's attach, isattached and detach against the ARM simulator) and says at each scene what it skipped.",
     );
   }
 
-  const story: Story = { sandbox, sim, failures: [], startedAt, interrupted: false, inFlight: undefined };
   running = story;
   const scenes = [
     () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.add(step) }),
@@ -69,7 +70,8 @@ async function main(): Promise<number> {
   }
 
   heading(story.failures.length === 0 ? 'done' : `done, with ${story.failures.length} failed step(s)`);
-  for (const failure of story.failures) note(`✗ ${failure.split(sandbox.dir).join('$SANDBOX')}`);
+  summaryTable(story);
+  for (const failure of story.failures) note(`✗ ${shown(story, failure)}`);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   note(`${sim.count({ kind: 'arm' })} ARM requests, ${sim.count({ kind: 'token' })} token requests to the simulator; ${seconds} s in all`);
   return story.failures.length === 0 ? 0 : 1;

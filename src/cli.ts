@@ -1,7 +1,10 @@
 // The command line: the kubelet's calls (one subcommand each, with help and an example for the
 // person debugging by hand) plus the global flags. commander never prints or exits on its own:
-// its errors become a Failure reply, and only an explicit --help or --version prints text.
+// its errors become a Failure reply, and only --help, --version or a bare call from a terminal
+// (the kubelet never calls without arguments) prints text.
+import { isatty } from 'node:tty';
 import { Command, CommanderError } from 'commander';
+import { callHelp, driverFlag, gatherHelpFacts, programHelp, wantsHelp, type HelpFacts } from './cli-help.ts';
 import { CALLS } from './flexvolume/calls.ts';
 import { dispatch } from './flexvolume/dispatch.ts';
 import { DRIVER_NAMES, isDriverName, type DriverName } from './flexvolume/driver.ts';
@@ -24,10 +27,16 @@ interface Selected {
   operator?: OperatorRun;
 }
 
-function buildProgram(invocation: Invocation, select: (selected: Selected) => void): Command {
-  const program = new Command(isDriverName(invocation.invokedAs) ? invocation.invokedAs : 'azure-flexvolume')
+/** The name commander shows in "Usage:": how the driver is run here. */
+function programName(invocation: Invocation, driver: DriverName | undefined): string {
+  if (isDriverName(invocation.invokedAs)) return invocation.invokedAs;
+  return driver === undefined ? invocation.invokedAs : `${invocation.invokedAs} --driver ${driver}`;
+}
+
+function buildProgram(invocation: Invocation, help: HelpFacts | undefined, select: (selected: Selected) => void): Command {
+  const program = new Command(programName(invocation, help?.driver))
     .description(
-      'FlexVolume driver for azuredisk, azurefile and nfs. The kubelet runs it as <plugin dir>/<vendor>~<driver>/<driver>;\n' +
+      'FlexVolume driver for azuredisk, azurefile and nfs. The kubelet runs it as <plugin dir>/<vendor>~<driver>/<driver>; ' +
         'the name it runs under picks the driver. Every call prints exactly one JSON reply.',
     )
     .option('--driver <name>', `driver to use instead of the executable's name (${DRIVER_NAMES.join(', ')})`)
@@ -35,22 +44,25 @@ function buildProgram(invocation: Invocation, select: (selected: Selected) => vo
     .version(`${VERSION} (node ${process.version})`, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: writeStdout, writeErr: (text) => log(`(cli) ${text.trim()}`) })
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    // Each call's arguments are in its own --help; the list stays within 80 columns.
+    .configureHelp({ subcommandTerm: (command) => command.name() });
+  if (help !== undefined) program.addHelpText('after', programHelp(help));
 
   // Arguments are declared for the help only; the exact count is checked by the call table so
   // that a wrong count gets the same Failure whoever calls.
-  const calls = [{ name: 'init', args: [], summary: 'Report the driver capabilities.', caller: 'kubelet and controller-manager', example: 'init' }, ...Object.values(CALLS)];
+  const calls = [{ name: 'init', args: [], summary: 'Report the driver capabilities.', caller: 'kubelet and controller-manager' }, ...Object.values(CALLS)];
   for (const spec of calls) {
     const command = program.command(spec.name).summary(spec.summary).description(`${spec.summary}\nCaller: ${spec.caller}.`);
     for (const arg of spec.args) command.argument(`[${arg}]`);
     command
       .allowExcessArguments()
       .allowUnknownOption()
-      .addHelpText('after', `\nExample:\n  $ ${program.name()} ${spec.example.replaceAll('DRIVER', program.name())}`)
       .action((...params: unknown[]) => select({ command: spec.name, args: (params.at(-1) as Command).args }));
+    if (help !== undefined) command.addHelpText('after', callHelp(help, spec.name));
   }
   addInstallCommand(program, (operator) => select({ command: 'install', args: [], operator }));
-  addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }));
+  addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }), invocation.executablePath);
   return program;
 }
 
@@ -64,23 +76,51 @@ function pickDriver(invocation: Invocation, requested: string | undefined): Driv
   );
 }
 
+/** The driver the help is about, when the name or --driver names one. */
+function helpDriver(invocation: Invocation): DriverName | undefined {
+  const name = driverFlag(invocation.args) ?? invocation.invokedAs;
+  return isDriverName(name) ? name : undefined;
+}
+
+/** Under --verbose, a person learns on stderr why an unknown call got Not supported. */
+function reportUnknownCommand(invocation: Invocation, message: string): void {
+  if (!invocation.args.includes('--verbose')) return;
+  const driver = helpDriver(invocation);
+  const logTo = driver === undefined ? undefined : loadSettings(invocation.executablePath, driver).logFile;
+  const command = /'(.*)'/.exec(message)?.[1] ?? '?';
+  configureLog({ ...(logTo === undefined ? {} : { file: logTo }), mirrorToStderr: true, prefix: `${driver ?? invocation.invokedAs} ${command}` });
+  log(`${message}: answering Not supported, as the kubelet expects of a call this driver does not know; see --help for the calls`);
+}
+
 export async function runCli(invocation: Invocation): Promise<Reply | typeof PRINTED> {
+  // The kubelet never calls without arguments: a bare call from a terminal is a person asking.
+  const bareAtTerminal = invocation.args.length === 0 && isatty(1);
+  if (invocation.args.length === 0 && !bareAtTerminal) {
+    return failure(`no call given; the kubelet runs '${invocation.invokedAs} <call> <arguments>': run it with --help on a terminal`);
+  }
+  const help = bareAtTerminal || wantsHelp(invocation.args) ? await gatherHelpFacts(invocation, helpDriver(invocation)) : undefined;
   let selected: Selected | undefined;
-  const program = buildProgram(invocation, (choice) => {
+  const program = buildProgram(invocation, help, (choice) => {
     selected = choice;
   });
+  if (bareAtTerminal) {
+    program.outputHelp();
+    return PRINTED;
+  }
   try {
     await program.parseAsync(invocation.args, { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return PRINTED;
     // Unknown and future commands degrade to the kubelet's default rather than failing.
-    if (error.code === 'commander.unknownCommand') return notSupported();
+    if (error.code === 'commander.unknownCommand') {
+      reportUnknownCommand(invocation, error.message.replace(/^error: /, '').replaceAll('\n', ' '));
+      return notSupported();
+    }
     return failure(error.message.replace(/^error: /, ''));
   }
   if (selected === undefined) {
-    program.outputHelp();
-    return PRINTED;
+    return failure(`no call given; run '${invocation.invokedAs} --help' for the calls and drivers`);
   }
   if (selected.operator !== undefined) return (await selected.operator()) ?? PRINTED;
   const flags = program.opts<{ driver?: string; verbose?: boolean }>();

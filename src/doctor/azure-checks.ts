@@ -4,7 +4,7 @@ import { describeError } from '../flexvolume/errors.ts';
 import { VERSION } from '../invocation.ts';
 import { readCloudConfig, armEndpoints, type CloudConfig } from '../azure/cloud-config.ts';
 import { createCredential, planCredential } from '../azure/credentials.ts';
-import type { CheckResult, DoctorContext } from './checks.ts';
+import { detail, type CheckResult, type DoctorContext } from './checks.ts';
 
 const TOKEN_TIMEOUT_MS = 20_000;
 const VM_TIMEOUT_MS = 30_000;
@@ -12,7 +12,7 @@ const VM_TIMEOUT_MS = 30_000;
 export function checkCloudConfig(context: DoctorContext): { check: CheckResult; config: CloudConfig | undefined } {
   const file = context.settings.azureCredentialFile;
   try {
-    const config = readCloudConfig(file);
+    const config = readCloudConfig(context.host.path(file));
     const endpoints = armEndpoints(config);
     const plan = planCredential(config);
     return {
@@ -21,14 +21,15 @@ export function checkCloudConfig(context: DoctorContext): { check: CheckResult; 
         name: 'cloud config',
         status: 'ok',
         summary: `${file}: ${endpoints.cloudName}, subscription ${config.subscriptionId}, resource group ${config.resourceGroup}, vmType ${config.vmType}`,
-        details: [`credential: ${plan.kind}`, `ARM: ${endpoints.resourceManager}`, `AAD: ${endpoints.activeDirectory}`],
+        details: [
+          detail(`credential: ${plan.kind}`, { credential: plan.kind }),
+          detail(`ARM: ${endpoints.resourceManager}`, { resourceManager: endpoints.resourceManager }),
+          detail(`AAD: ${endpoints.activeDirectory}`, { activeDirectory: endpoints.activeDirectory }),
+        ],
       },
     };
   } catch (error) {
-    return {
-      config: undefined,
-      check: { name: 'cloud config', status: 'fail', summary: describeError(error), details: ['azuredisk needs it; nfs and azurefile work without it'] },
-    };
+    return { config: undefined, check: { name: 'cloud config', status: 'fail', summary: describeError(error), details: [] } };
   }
 }
 
@@ -50,17 +51,27 @@ export async function checkMachine(context: DoctorContext): Promise<CheckResult>
   try {
     const { openArmSession } = await import('../azure/arm-session.ts');
     const arm = await openArmSession({
-      credentialFile: context.settings.azureCredentialFile,
-      stateDir: context.settings.stateDir,
+      credentialFile: context.host.path(context.settings.azureCredentialFile),
+      stateDir: context.host.path(context.settings.stateDir),
       timeoutMs: VM_TIMEOUT_MS,
       userAgent: `azure-flexvolume/${VERSION} doctor`,
     });
     const machine = await arm.resolveNode(nodeName);
     if (machine === undefined) {
-      return { name: 'node VM', status: 'fail', summary: `no VM or scale-set instance answers to node name ${nodeName}`, details: ['check resourceGroup and vmType in the cloud config, or pass --node-name'] };
+      return {
+        name: 'node VM',
+        status: 'fail',
+        summary: `no VM or scale-set instance answers to node name ${nodeName}`,
+        details: [detail('check resourceGroup and vmType in the cloud config, or pass --node-name', { nodeName })],
+      };
     }
-    const disks = machine.dataDisks.map(
-      (disk) => `LUN ${disk.lun}: ${disk.name ?? '?'} (${disk.caching ?? 'default'} caching${disk.toBeDetached ? ', detaching' : ''})`,
+    const disks = machine.dataDisks.map((disk) =>
+      detail(`LUN ${disk.lun}: ${disk.name ?? '?'} (${disk.caching ?? 'default'} caching${disk.toBeDetached ? ', detaching' : ''})`, {
+        lun: disk.lun,
+        name: disk.name ?? null,
+        caching: disk.caching ?? null,
+        toBeDetached: disk.toBeDetached === true,
+      }),
     );
     return {
       name: 'node VM',

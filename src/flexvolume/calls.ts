@@ -17,13 +17,12 @@ export interface CallSpec<K extends keyof CallArgs> {
   args: readonly string[];
   caller: string;
   summary: string;
+  /** The example's arguments by placeholder (OPTIONS, POD_DIR…), filled in per driver by examples.ts. */
   example: string;
+  /** The reply the example gets from a driver that implements the call, as the help documents it. */
+  answers: string;
   parse(argv: readonly string[], driverName: string): CallArgs[K];
 }
-
-const OPTS = '\'{"kubernetes.io/fsType":"ext4","kubernetes.io/pvOrVolumeName":"pv-data","kubernetes.io/readwrite":"rw"}\'';
-const POD_DIR = '/var/lib/kubelet/pods/0c1d…/volumes/azure~DRIVER/pv-data';
-const GLOBAL_DIR = '/var/lib/kubelet/plugins/kubernetes.io/flexvolume/azure/DRIVER/mounts/pv-data';
 
 function devicePathArg(value: string): string {
   if (/[\x00-\x1f]/.test(value) || value.length > 4096) throw new InvalidInput(`device path '${value}' is not a path`);
@@ -36,7 +35,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['options-json'],
     caller: 'kubelet and controller-manager',
     summary: 'Not supported by design: the kubelet ignores the answer and uses the PV name.',
-    example: `getvolumename ${OPTS}`,
+    example: 'getvolumename OPTIONS',
+    answers: '{"status":"Not supported"}',
     parse: ([options = '']) => ({ options: parseVolumeOptions(options) }),
   },
   attach: {
@@ -44,7 +44,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['options-json', 'node-name'],
     caller: 'controller-manager',
     summary: 'Attach the volume to the node; answers the device (a LUN for azuredisk).',
-    example: `attach ${OPTS} aks-nodepool1-12345678-vmss000000`,
+    example: 'attach OPTIONS NODE',
+    answers: '{"status":"Success","device":"0"}',
     parse: ([options = '', node = '']) => ({ options: parseVolumeOptions(options), nodeName: parseNodeName(node) }),
   },
   isattached: {
@@ -52,7 +53,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['options-json', 'node-name'],
     caller: 'controller-manager, every minute per volume',
     summary: 'Report whether the volume is attached to the node.',
-    example: `isattached ${OPTS} aks-nodepool1-12345678-vmss000000`,
+    example: 'isattached OPTIONS NODE',
+    answers: '{"status":"Success","attached":true}',
     parse: ([options = '', node = '']) => ({ options: parseVolumeOptions(options), nodeName: parseNodeName(node) }),
   },
   waitforattach: {
@@ -60,7 +62,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['device', 'options-json'],
     caller: 'kubelet (10 minute timeout)',
     summary: 'Wait until the attached device shows up on this node; answers its stable path.',
-    example: `waitforattach 0 ${OPTS}`,
+    example: 'waitforattach LUN OPTIONS',
+    answers: '{"status":"Success","device":"/dev/disk/azure/scsi1/lun0"}',
     parse: ([device = '', options = '']) => ({ devicePath: devicePathArg(device), options: parseVolumeOptions(options) }),
   },
   mountdevice: {
@@ -68,7 +71,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['device-mount-path', 'device', 'options-json'],
     caller: 'kubelet',
     summary: 'Format the device if blank and mount it at the global mount path.',
-    example: `mountdevice ${GLOBAL_DIR} /dev/disk/azure/scsi1/lun0 ${OPTS}`,
+    example: 'mountdevice GLOBAL_DIR DEVICE OPTIONS',
+    answers: '{"status":"Success"}',
     parse: ([dir = '', device = '', options = ''], driver) => ({
       deviceMountPath: parseDeviceMountPath(dir, driver),
       devicePath: devicePathArg(device),
@@ -80,7 +84,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['pod-volume-dir', 'options-json'],
     caller: 'kubelet, once per pod',
     summary: "Mount the volume into the pod's volume directory.",
-    example: `mount ${POD_DIR} ${OPTS}`,
+    example: 'mount POD_DIR MOUNT_OPTIONS',
+    answers: '{"status":"Success"}',
     parse: ([dir = '', options = ''], driver) => ({
       podVolumeDir: parsePodVolumeDir(dir, driver),
       options: parseMountOptions(options),
@@ -91,7 +96,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['pod-volume-dir'],
     caller: 'kubelet, when the pod goes away',
     summary: "Unmount the pod's volume directory and remove it.",
-    example: `unmount ${POD_DIR}`,
+    example: 'unmount POD_DIR',
+    answers: '{"status":"Success"}',
     parse: ([dir = ''], driver) => ({ podVolumeDir: parsePodVolumeDir(dir, driver) }),
   },
   unmountdevice: {
@@ -99,7 +105,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['device-mount-path'],
     caller: 'kubelet, after the last pod on the node',
     summary: 'Unmount the global mount path and remove it.',
-    example: `unmountdevice ${GLOBAL_DIR}`,
+    example: 'unmountdevice GLOBAL_DIR',
+    answers: '{"status":"Success"}',
     parse: ([dir = ''], driver) => ({ deviceMountPath: parseDeviceMountPath(dir, driver) }),
   },
   detach: {
@@ -107,7 +114,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['volume-name', 'node-name'],
     caller: 'controller-manager',
     summary: 'Detach the volume (named by its PV name) from the node.',
-    example: 'detach pv-data aks-nodepool1-12345678-vmss000000',
+    example: 'detach VOLUME NODE',
+    answers: '{"status":"Success"}',
     parse: ([volume = '', node = '']) => ({ volumeName: parseVolumeName(volume), nodeName: parseNodeName(node) }),
   },
   expandvolume: {
@@ -115,7 +123,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['options-json', 'device-mount-path', 'new-size-bytes', 'old-size-bytes'],
     caller: 'nobody on a stock controller-manager',
     summary: 'Grow the volume itself (not supported: resize the disk in Azure, the kubelet then calls expandfs).',
-    example: `expandvolume ${OPTS} azure/DRIVER/mounts/pv-data 10737418240 5368709120`,
+    example: 'expandvolume OPTIONS GLOBAL_DIR NEW_SIZE OLD_SIZE',
+    answers: '{"status":"Not supported"}',
     parse: ([options = '', dir = '', newSize = '', oldSize = '']) => ({
       options: parseVolumeOptions(options),
       deviceMountPath: devicePathArg(dir),
@@ -128,7 +137,8 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     args: ['options-json', 'device', 'volume-path', 'new-size-bytes', 'old-size-bytes'],
     caller: 'kubelet, when a PVC resize is pending',
     summary: 'Grow the filesystem to the new size of the device.',
-    example: `expandfs ${OPTS} /dev/disk/azure/scsi1/lun0 ${POD_DIR} 10737418240 5368709120`,
+    example: 'expandfs OPTIONS DEVICE POD_DIR NEW_SIZE OLD_SIZE',
+    answers: '{"status":"Success"}',
     parse: ([options = '', device = '', dir = '', newSize = '', oldSize = '']) => ({
       options: parseVolumeOptions(options),
       devicePath: devicePathArg(device),

@@ -2,6 +2,7 @@
 import { CALLS, isCallName } from './calls.ts';
 import type { CallArgs, Driver } from './driver.ts';
 import { DriverError, describeError } from './errors.ts';
+import { exampleArguments } from './examples.ts';
 import { failure, notSupported, success, type Reply } from './reply.ts';
 
 export interface CallLog {
@@ -28,7 +29,7 @@ async function runCall<K extends keyof CallArgs>(
   if (argv.length !== spec.args.length) {
     return failure(
       `${command} takes ${spec.args.length} argument(s) (${spec.args.join(' ')}), got ${argv.length}; ` +
-        `example: ${driver.name} ${spec.example.replaceAll('DRIVER', driver.name)}`,
+        `example: ${driver.name} ${exampleArguments(spec.example, driver.name)}`,
     );
   }
   const handler = driver[command] as ((args: CallArgs[K]) => Promise<Reply>) | undefined;

@@ -44,6 +44,16 @@ describe('dispatch', () => {
     expect(called).toBe(false);
   });
 
+  test("the argument-count Failure's example is the driver's own: its options, its paths", async () => {
+    const nfs = fakeDriver({ name: 'nfs', mount: async () => success() });
+    const mount = await dispatch(nfs, 'mount', ['/var/lib/kubelet/pods/u/volumes/azure~nfs/v'], log);
+    expect(mount.message).toMatch(/^mount takes 2 argument\(s\) \(pod-volume-dir options-json\), got 1; example: nfs mount /);
+    expect(mount.message).toContain('/var/lib/kubelet/pods/3f0c6d3e-5b1a-4c2e-9d7f-0a1b2c3d4e5f/volumes/azure~nfs/pv-data');
+    expect(mount.message).toContain('"server":"10.0.0.5","share":"/exports/data"');
+    const attach = await dispatch(fakeDriver({ attach: async () => success() }), 'attach', [OPTIONS], log);
+    expect(attach.message).toMatch(/"diskName":"disk-data","diskURI":"\/subscriptions\/[^"]+\/disks\/disk-data"/);
+  });
+
   test('an operator error keeps its message; a crash is reported with the call and logged with its stack', async () => {
     const failing = fakeDriver({
       detach: async () => {
