@@ -29,7 +29,7 @@ export function addInstallCommand(program: Command, select: (run: OperatorRun) =
       process.env.FLEXVOLUME_AZUREDISK_MODE,
     )
     .option('--node-name <name>', "this node's Kubernetes name, for node mode (the DaemonSet passes spec.nodeName; default: the host name)", process.env.NODE_NAME)
-    .option('--log-file <file>', 'the drivers\' log file, shown after installing', DEFAULT_LOG_FILE)
+    .option('--log-file <file>', 'the drivers\' log file, shown after installing (default: $FLEXVOLUME_LOG_FILE, else ' + DEFAULT_LOG_FILE + ')', process.env.FLEXVOLUME_LOG_FILE ?? DEFAULT_LOG_FILE)
     .option('--libraries <source>', 'bundled: ship glibc inside the plugin dir, for distroless controller-manager images; host: use the host\'s', 'bundled')
     .option('--host-proc <dir>', 'the host\'s /proc, to check the plugin dir against the running kubelet', '/proc')
     .option('--uninstall', 'remove the drivers of this vendor (only what this installer puts there)')
