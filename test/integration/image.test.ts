@@ -82,6 +82,15 @@ test('a multi-arch index of linux/amd64 and linux/arm64, with the OCI labels', (
   }
 });
 
+test('skopeo copies the whole index (as a push does) and the digest to pin stays the same', () => {
+  const copy = path.join(work, 'copied');
+  run('skopeo', ['--insecure-policy', 'copy', '--all', '--quiet', `oci:${image.layout}:${VERSION}`, `oci:${copy}:${VERSION}`]);
+  for (const arch of ['amd64', 'arm64']) {
+    const inspected = JSON.parse(run('skopeo', ['inspect', '--override-arch', arch, `oci:${copy}:${VERSION}`]));
+    expect(inspected).toMatchObject({ Digest: image.index, Architecture: arch, Os: 'linux' });
+  }
+});
+
 test.each([
   ['amd64', 'x86_64-linux-gnu', 'lib64/', 'lib64/ld-linux-x86-64.so.2 -> ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2'],
   ['arm64', 'aarch64-linux-gnu', 'lib/ld-linux-aarch64.so.1 -> aarch64-linux-gnu/ld-linux-aarch64.so.1', undefined],
