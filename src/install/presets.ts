@@ -18,8 +18,8 @@ export interface Preset {
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   default: { pluginDir: KUBELET_DEFAULT_PLUGIN_DIR, description: 'the kubelet default (kubeadm, most distributions)' },
-  aks: { pluginDir: '/etc/kubernetes/volumeplugins', description: 'AKS (managed control plane: node mode)', azurediskMode: 'node' },
-  'aks-engine': { pluginDir: '/etc/kubernetes/volumeplugins', description: 'aks-engine and CAPZ-style self-managed Azure clusters' },
+  aks: { pluginDir: '/etc/kubernetes/volumeplugins', description: 'AKS, a managed control plane', azurediskMode: 'node' },
+  'aks-engine': { pluginDir: '/etc/kubernetes/volumeplugins', description: 'aks-engine, self-managed Azure clusters' },
   gke: { pluginDir: '/home/kubernetes/flexvolume', description: 'GKE and GCE on Container-Optimized OS' },
   rke: { pluginDir: '/var/lib/kubelet/volumeplugins', description: 'RKE, Rancher, CoreOS/Flatcar, Typhoon' },
   rancher: { pluginDir: '/var/lib/kubelet/volumeplugins', description: 'same as rke' },
@@ -29,7 +29,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 
 export function describePresets(): string {
   return Object.entries(PRESETS)
-    .map(([name, preset]) => `  ${name.padEnd(11)} ${preset.pluginDir}  (${preset.description})`)
+    .map(([name, preset]) => {
+      const mode = preset.azurediskMode === undefined ? '' : `; implies --azuredisk-mode=${preset.azurediskMode}`;
+      return `  ${name.padEnd(11)} ${preset.pluginDir}  (${preset.description}${mode})`;
+    })
     .join('\n');
 }
 
