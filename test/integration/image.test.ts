@@ -2,10 +2,11 @@
 // same binaries and commit, same digests), unpacked by umoci as a container runtime would, and its
 // entrypoint run in a root of its own: new mount and pid namespaces, chroot into the image's files
 // and nothing of the host's libraries, with the mounts base/daemonset.yaml declares (the host
-// plugin dir at the host's path, the host /proc at /host/proc, /var/log). Then, on the host side,
-// the installed driver answers `init` and mounts an nfs share through the mount stand-in. arm64
-// runs the same way under qemu-aarch64-static, the emulator copied into the root.
-import { spawnSync } from 'node:child_process';
+// plugin dir at the manifest's path, the host /proc at /host/proc, /var/log). The "host" is a mount
+// namespace where that path is the test's directory. There, the installed driver answers `init`
+// and mounts an nfs share through the mount stand-in. arm64 runs the same way under
+// qemu-aarch64-static, the emulator copied into the root.
+import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -137,11 +138,55 @@ interface Mount {
 
 const quote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
+function nearestExisting(dir: string): string {
+  let current = dir;
+  while (!fs.existsSync(current)) current = path.dirname(current);
+  return current;
+}
+
+/**
+ * A host whose `hostDir` (the manifest's plugin dir, which this machine lacks) is the test's
+ * `pluginDir`: a process in a mount namespace of its own, where the nearest existing parent of
+ * `hostDir` is overlaid (writes go to the test's directory) and `pluginDir` is bound at `hostDir`.
+ * Everything "on the host" runs in that namespace (nsenter); it all goes away with the process.
+ */
+async function startHost(work: string, hostDir: string, pluginDir: string): Promise<{ pid: number; enter: string[]; stop(): Promise<void> }> {
+  const parent = nearestExisting(hostDir);
+  const upper = path.join(work, 'overlay/upper');
+  const scratch = path.join(work, 'overlay/work');
+  fs.mkdirSync(upper, { recursive: true });
+  fs.mkdirSync(scratch, { recursive: true });
+  const script = [
+    'set -eu',
+    ...(parent === hostDir ? [] : [`mount -t overlay overlay -o ${quote(`lowerdir=${parent},upperdir=${upper},workdir=${scratch}`)} ${quote(parent)}`, `mkdir -p ${quote(hostDir)}`]),
+    `mount --bind ${quote(pluginDir)} ${quote(hostDir)}`,
+    'echo ready',
+    'exec sleep 100000',
+  ].join('\n');
+  const holder = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise((resolve) => holder.on('close', resolve));
+  let output = '';
+  holder.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  holder.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (let i = 0; i < 100 && !output.includes('ready'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (!output.includes('ready')) throw new Error(`the host namespace did not start: ${output}`);
+  // sleep is the holder itself (exec), so its pid names the namespace.
+  const pid = holder.pid as number;
+  return {
+    pid,
+    enter: ['/usr/bin/nsenter', '-t', String(pid), '-m', '--'],
+    async stop() {
+      holder.kill('SIGKILL');
+      await closed;
+    },
+  };
+}
+
 /**
  * What a container runtime does with a bundle: new mount and pid namespaces, a /proc of its own,
  * the host's /dev (the pod is privileged), the pod's hostPath mounts, then exec in the root.
  */
-function runContainer(rootfs: string, argv: readonly string[], mounts: readonly Mount[], env: NodeJS.ProcessEnv) {
+function runContainer(enter: readonly string[], rootfs: string, argv: readonly string[], mounts: readonly Mount[], env: NodeJS.ProcessEnv) {
   const script = [
     'set -eu',
     `root=${quote(rootfs)}`,
@@ -155,7 +200,8 @@ function runContainer(rootfs: string, argv: readonly string[], mounts: readonly 
     ]),
     `exec /usr/sbin/chroot "$root" ${argv.map(quote).join(' ')}`,
   ].join('\n');
-  return spawnSync('/usr/bin/unshare', ['--mount', '--pid', '--fork', '--propagation', 'private', '/bin/sh', '-c', script], {
+  const [command, ...prefix] = enter;
+  return spawnSync(command as string, [...prefix, '/usr/bin/unshare', '--mount', '--pid', '--fork', '--propagation', 'private', '/bin/sh', '-c', script], {
     encoding: 'utf8',
     env,
     timeout: 180_000,
@@ -170,32 +216,35 @@ describe.each([
   { arch: 'amd64', emulator: undefined, loader: 'ld-linux-x86-64.so.2' },
   { arch: 'arm64', emulator: QEMU, loader: 'ld-linux-aarch64.so.1' },
 ])('$arch: the entrypoint, run as a container runtime would', ({ arch, emulator, loader }) => {
-  let host: string;
+  let dir: string;
   let bundle: string;
 
   beforeAll(() => {
-    host = fs.mkdtempSync(path.join(work, `host-${arch}-`));
-    bundle = path.join(host, 'bundle');
+    dir = fs.mkdtempSync(path.join(work, `host-${arch}-`));
+    bundle = path.join(dir, 'bundle');
     run('umoci', ['unpack', '--image', `${image.layout}:${VERSION}-${arch}`, bundle]);
   }, 120_000);
 
-  test('installs into the host plugin dir; the installed driver answers init and mounts nfs on the host', async () => {
-    const pluginDir = path.join(host, 'volumeplugins');
-    const logDir = path.join(host, 'var-log');
+  test('installs into the host plugin dir at the manifest\'s path; the installed driver answers init and mounts nfs on the host', async () => {
+    const pluginDir = path.join(dir, 'volumeplugins');
+    const logDir = path.join(dir, 'var-log');
     fs.mkdirSync(pluginDir);
     fs.mkdirSync(logDir);
     const daemonSet = loadDaemonSet();
     const pod = daemonSet.spec?.template.spec;
     const container = pod?.containers[0];
-    const manifestPluginDir = container?.env?.find((entry) => entry.name === 'FLEXVOLUME_PLUGIN_DIR')?.value as string;
-    // The host side of this machine: the plugin dir and /var/log are the test's, /proc is the real one.
-    const hostSide = (hostPath: string): string => ({ [manifestPluginDir]: pluginDir, '/var/log': logDir })[hostPath] ?? hostPath;
+    const hostDir = container?.env?.find((entry) => entry.name === 'FLEXVOLUME_PLUGIN_DIR')?.value as string;
+    expect(hostDir).toBe('/usr/libexec/kubernetes/kubelet-plugins/volume/exec');
+    // The pod's mounts as the manifest declares them; the host's /var/log is the test's.
     const mounts = (container?.volumeMounts ?? []).map((mount) => {
       const hostPath = pod?.volumes?.find((volume) => volume.name === mount.name)?.hostPath?.path as string;
-      // The manifest's rule: the plugin dir at the host's path.
-      return { from: hostSide(hostPath), to: mount.mountPath === manifestPluginDir ? pluginDir : mount.mountPath, readOnly: mount.readOnly === true };
+      return { from: hostPath === '/var/log' ? logDir : hostPath, to: mount.mountPath, readOnly: mount.readOnly === true };
     });
-    expect(mounts.map((mount) => mount.to)).toEqual([pluginDir, '/var/log', '/host/proc']);
+    expect(mounts.map((mount) => [mount.from, mount.to])).toEqual([
+      [hostDir, hostDir],
+      [logDir, '/var/log'],
+      ['/proc', '/host/proc'],
+    ]);
 
     const config = readJson(path.join(bundle, 'config.json'));
     const rootfs = path.join(bundle, config.root.path);
@@ -210,43 +259,51 @@ describe.each([
     expect(argv.slice(-4)).toEqual(['/flexvolume', 'install', '--host-proc=/host/proc', '--no-follow']);
     const env = {
       PATH: config.process.env.find((entry: string) => entry.startsWith('PATH=')).slice('PATH='.length),
-      FLEXVOLUME_PLUGIN_DIR: pluginDir,
-      FLEXVOLUME_AZUREDISK_MODE: container?.env?.find((entry) => entry.name === 'FLEXVOLUME_AZUREDISK_MODE')?.value,
+      ...Object.fromEntries((container?.env ?? []).filter((entry) => entry.value !== undefined).map((entry) => [entry.name, entry.value])),
       NODE_NAME: 'aks-nodepool1-0',
     };
-    const installed = runContainer(rootfs, argv, mounts, env);
-    expect({ status: installed.status, stderr: installed.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(installed.stdout).toContain(`installed version ${VERSION} (node v24.21.0) into ${pluginDir}, azuredisk in node mode:`);
-    expect(fs.readFileSync(path.join(logDir, 'azure-flexvolume.log'), 'utf8')).toContain(`installed version ${VERSION} into ${pluginDir}`);
 
-    // The driver points at the libraries the installer brought from the image, not the host's.
-    const executable = (driver: string): string => path.join(pluginDir, `azure~${driver}`, driver);
-    const interpreter = unpadPath(readElf(executable('nfs')).interpreter?.value ?? '');
-    expect(path.dirname(path.dirname(interpreter))).toBe(path.join(pluginDir, 'azure~azuredisk'));
-    expect(path.basename(interpreter)).toBe(loader);
-    const triplet = arch === 'amd64' ? 'x86_64-linux-gnu' : 'aarch64-linux-gnu';
-    for (const library of fs.readdirSync(path.join(rootfs, 'lib', triplet))) {
-      expect(sha256(path.join(path.dirname(interpreter), library))).toBe(sha256(path.join(rootfs, 'lib', triplet, library)));
+    const host = await startHost(dir, hostDir, pluginDir);
+    try {
+      const installed = runContainer(host.enter, rootfs, argv, mounts, env);
+      expect({ status: installed.status, stderr: installed.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(installed.stdout).toContain(`installed version ${VERSION} (node v24.21.0) into ${hostDir}, azuredisk in node mode:`);
+      expect(fs.readFileSync(path.join(logDir, 'azure-flexvolume.log'), 'utf8')).toContain(`installed version ${VERSION} into ${hostDir}`);
+
+      // The driver points at the libraries the installer brought from the image, not the host's.
+      const inPluginDir = (driver: string): string => path.join(pluginDir, `azure~${driver}`, driver);
+      const interpreter = unpadPath(readElf(inPluginDir('nfs')).interpreter?.value ?? '');
+      expect(path.dirname(path.dirname(interpreter))).toBe(path.join(hostDir, 'azure~azuredisk'));
+      expect(path.basename(interpreter)).toBe(loader);
+      const triplet = arch === 'amd64' ? 'x86_64-linux-gnu' : 'aarch64-linux-gnu';
+      const shipped = path.join(pluginDir, path.relative(hostDir, path.dirname(interpreter)));
+      for (const library of fs.readdirSync(path.join(rootfs, 'lib', triplet))) {
+        expect(sha256(path.join(shipped, library))).toBe(sha256(path.join(rootfs, 'lib', triplet, library)));
+      }
+
+      const standinDir = path.join(dir, 'standin');
+      const standin = installMountStandin(standinDir);
+      const driverEnv = {
+        PATH: `${standinDir}:/usr/sbin:/usr/bin:/sbin:/bin`,
+        FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
+        FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
+      };
+      // As the host's kubelet runs it: at the manifest's path, in the host's namespace.
+      const [command, ...prefix] = host.enter;
+      const call = (driver: string, args: readonly string[]) =>
+        callDriver(command as string, [...prefix, ...(emulator === undefined ? [] : [emulator]), path.join(hostDir, `azure~${driver}`, driver), ...args], { env: driverEnv });
+      expect(await call('nfs', ['init'])).toMatchObject({ status: 'Success', capabilities: { attach: false } });
+      expect((await call('azuredisk', ['init'])).capabilities?.attach).toBe(false);
+      const podDir = path.join(dir, `var/lib/kubelet/pods/${POD_UID}/volumes/azure~nfs/pv-image`);
+      const hostMounts = () => mountsUnder(dir, `/proc/${host.pid}/mountinfo`);
+      expect(await call('nfs', ['mount', podDir, goJson(mountOptions(NFS, { volumeName: 'pv-image' }))])).toMatchObject({ status: 'Success' });
+      expect(standin.readRecords()[0]).toMatchObject({ fsType: 'nfs', source: '10.0.0.5:/exports/data' });
+      expect(hostMounts()).toContain(podDir);
+      expect((await call('nfs', ['unmount', podDir])).status).toBe('Success');
+      expect(hostMounts()).not.toContain(podDir);
+    } finally {
+      await host.stop();
     }
-
-    const standinDir = path.join(host, 'standin');
-    const standin = installMountStandin(standinDir);
-    const driverEnv = {
-      PATH: `${standinDir}:${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`,
-      FLEXVOLUME_LOG_FILE: path.join(host, 'driver.log'),
-      FLEXVOLUME_STATE_DIR: path.join(host, 'state'),
-    };
-    const call = (driver: string, args: readonly string[]) =>
-      emulator === undefined
-        ? callDriver(executable(driver), args, { env: driverEnv })
-        : callDriver(emulator, [executable(driver), ...args], { env: driverEnv });
-    expect(await call('nfs', ['init'])).toMatchObject({ status: 'Success', capabilities: { attach: false } });
-    expect((await call('azuredisk', ['init'])).capabilities?.attach).toBe(false);
-    const podDir = path.join(host, `var/lib/kubelet/pods/${POD_UID}/volumes/azure~nfs/pv-image`);
-    expect(await call('nfs', ['mount', podDir, goJson(mountOptions(NFS, { volumeName: 'pv-image' }))])).toMatchObject({ status: 'Success' });
-    expect(standin.readRecords()[0]).toMatchObject({ fsType: 'nfs', source: '10.0.0.5:/exports/data' });
-    expect(mountsUnder(host)).toContain(podDir);
-    expect((await call('nfs', ['unmount', podDir])).status).toBe('Success');
-    expect(mountsUnder(host)).toEqual([]);
+    expect(fs.existsSync(hostDir)).toBe(false);
   }, 300_000);
 });
