@@ -28,13 +28,18 @@ let work: string;
 let image: BuiltImage;
 let again: BuiltImage;
 
+const SOURCE = 'https://git.example/azure-flexvolume';
+
 beforeAll(() => {
+  // This checkout has no remote to take the source label from.
+  process.env.IMAGE_SOURCE = SOURCE;
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-image-'));
   image = buildImage(path.join(work, 'first'), ['amd64', 'arm64']);
   again = buildImage(path.join(work, 'second'), ['amd64', 'arm64']);
 }, 300_000);
 
 afterAll(() => {
+  delete process.env.IMAGE_SOURCE;
   for (let round = 0; round < 5 && mountsUnder(work).length > 0; round++) {
     for (const mountPoint of mountsUnder(work)) spawnSync('umount', ['-l', mountPoint]);
   }
@@ -77,6 +82,7 @@ test('a multi-arch index of linux/amd64 and linux/arm64, with the OCI labels', (
         'org.opencontainers.image.version': VERSION,
         'org.opencontainers.image.revision': expect.stringMatching(new RegExp(`^${revision}(-dirty)?$`)),
         'org.opencontainers.image.licenses': 'MIT',
+        'org.opencontainers.image.source': SOURCE,
         'org.opencontainers.image.created': commitTime,
       });
     }
