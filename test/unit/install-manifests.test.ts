@@ -1,22 +1,15 @@
-// Every manifest under install/ against the Kubernetes API schema (kubernetes-models), plus the
-// properties the install story depends on: the plugin directory at the host's path, the log and
-// host /proc mounts, scheduling on every node, and examples wired PV → PVC → Pod.
+// Every manifest under install/ against the Kubernetes API schema, strictly (unknown fields are
+// errors), plus the properties the install story depends on: the plugin directory at the host's
+// path, the log and host /proc mounts, scheduling on every node, the mode each DaemonSet ships with,
+// uninstall on deletion, and examples wired PV → PVC → Pod. The overlays: install-kustomize.test.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1';
-import { PersistentVolume, PersistentVolumeClaim, Pod, Secret, type IPersistentVolume, type IPersistentVolumeClaim, type IPod, type ISecret } from 'kubernetes-models/v1';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1';
+import type { IPersistentVolume, IPersistentVolumeClaim, IPod, ISecret } from 'kubernetes-models/v1';
+import { validateStrictly } from '../helpers/kubernetes-schema.ts';
 
 const INSTALL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../install');
-
-// Each constructor validates against the published OpenAPI schema of its kind.
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  DaemonSet,
-  PersistentVolume,
-  PersistentVolumeClaim,
-  Pod,
-  Secret,
-};
 
 function load(file: string): Array<Record<string, unknown>> {
   const documents = parseAllDocuments(fs.readFileSync(path.join(INSTALL, file), 'utf8'));
@@ -30,41 +23,57 @@ function validated<T>(file: string, kind: string): T[] {
   return load(file)
     .filter((object) => object.kind === kind)
     .map((object) => {
-      const Model = MODELS[kind];
-      if (Model === undefined) throw new Error(`no model for ${kind}`);
-      new Model(object as never).validate();
+      validateStrictly(object, file);
       return object as T;
     });
 }
 
+// Kustomizations are kustomize's own configuration, not API objects (install-kustomize.test.ts renders them).
 const manifests = fs
   .readdirSync(INSTALL, { recursive: true })
   .map(String)
-  .filter((file) => file.endsWith('.yaml'))
+  .filter((file) => file.endsWith('.yaml') && path.basename(file) !== 'kustomization.yaml')
   .sort();
 
-test('the manifests are the ones this test knows', () => {
-  expect(manifests).toEqual(['daemonset-control-plane.yaml', 'daemonset.yaml', 'examples/azuredisk.yaml', 'examples/azurefile.yaml', 'examples/nfs.yaml']);
+test('the manifests include the DaemonSets, the overlay settings and the examples', () => {
+  expect(manifests).toEqual(
+    expect.arrayContaining(['base/daemonset.yaml', 'control-plane/daemonset.yaml', 'examples/nfs.yaml', 'overlays/aks/settings.yaml']),
+  );
 });
 
-test.each(manifests)('%s: every document is a valid object of a known kind', (file) => {
+test.each(manifests)('%s: every document is a valid object of a known kind, with no field its schema lacks', (file) => {
   const objects = load(file);
   expect(objects.length).toBeGreaterThan(0);
-  for (const object of objects) {
-    const Model = MODELS[String(object.kind)];
-    expect(Model).toBeDefined();
-    expect(() => new (Model as NonNullable<typeof Model>)(object as never).validate()).not.toThrow();
-  }
+  for (const object of objects) expect(() => validateStrictly(object, file)).not.toThrow();
 });
 
-test('the validation can fail: a DaemonSet with a bad field is rejected', () => {
-  const [daemonSet] = load('daemonset.yaml');
-  const broken = structuredClone(daemonSet) as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
-  (broken.spec.template.spec.containers[0] as Record<string, unknown>).securityContext = { privileged: 'yes' };
-  expect(() => new DaemonSet(broken as never).validate()).toThrow();
+describe('the validation can fail', () => {
+  const [daemonSet] = load('base/daemonset.yaml');
+  const container = (copy: Record<string, any>): Record<string, unknown> => copy.spec.template.spec.containers[0];
+
+  test('a field of the wrong type', () => {
+    const broken = structuredClone(daemonSet) as Record<string, any>;
+    container(broken).securityContext = { privileged: 'yes' };
+    expect(() => validateStrictly(broken, 'broken')).toThrow(/invalid DaemonSet at \/spec\/template\/spec\/containers\/0\/securityContext\/privileged/);
+  });
+
+  test('a misspelled field (volumeMount), anywhere', () => {
+    const broken = structuredClone(daemonSet) as Record<string, any>;
+    container(broken).volumeMount = container(broken).volumeMounts;
+    broken.spec.template.spec.volumes[0].hostPath.tpye = 'Directory';
+    expect(() => validateStrictly(broken, 'broken')).toThrow(
+      'broken: fields DaemonSet does not have: /spec/template/spec/containers/0/volumeMount, /spec/template/spec/volumes/0/hostPath/tpye',
+    );
+  });
 });
 
-describe.each(['daemonset.yaml', 'daemonset-control-plane.yaml'])('%s', (file) => {
+const envOf = (container: { env?: Array<{ name: string; value?: string }> } | undefined, name: string): string | undefined =>
+  container?.env?.find((entry) => entry.name === name)?.value;
+
+describe.each([
+  { file: 'base/daemonset.yaml', mode: 'node' },
+  { file: 'control-plane/daemonset.yaml', mode: 'controller' },
+])('$file', ({ file, mode }) => {
   const [daemonSet] = validated<IDaemonSet>(file, 'DaemonSet');
   const pod = daemonSet?.spec?.template.spec;
   const container = pod?.containers[0];
@@ -72,9 +81,11 @@ describe.each(['daemonset.yaml', 'daemonset-control-plane.yaml'])('%s', (file) =
   const flag = (name: string): string | undefined => args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
   const mountOf = (volume: string) => container?.volumeMounts?.find((mount) => mount.name === volume);
   const hostPathOf = (volume: string) => pod?.volumes?.find((entry) => entry.name === volume)?.hostPath;
+  const text = fs.readFileSync(path.join(INSTALL, file), 'utf8');
 
   test('runs the installer, privileged, node-critical, with bounded resources and no API access', () => {
     expect(args[0]).toBe('install');
+    expect(container?.command).toBeUndefined();
     expect(container?.securityContext?.privileged).toBe(true);
     expect(pod?.priorityClassName).toBe('system-node-critical');
     expect(pod?.automountServiceAccountToken).toBe(false);
@@ -83,12 +94,13 @@ describe.each(['daemonset.yaml', 'daemonset-control-plane.yaml'])('%s', (file) =
     expect(daemonSet?.spec?.selector.matchLabels).toEqual(daemonSet?.spec?.template.metadata?.labels);
   });
 
-  test('mounts the host plugin directory at the path the host has, and that is the --plugin-dir', () => {
-    const pluginDir = flag('plugin-dir');
-    expect(pluginDir).toBe('/etc/kubernetes/volumeplugins');
+  test('mounts the host plugin directory at the path the host has, and that is FLEXVOLUME_PLUGIN_DIR', () => {
+    const pluginDir = envOf(container, 'FLEXVOLUME_PLUGIN_DIR');
+    expect(pluginDir).toBe('/usr/libexec/kubernetes/kubelet-plugins/volume/exec');
     expect(hostPathOf('plugin-dir')?.path).toBe(pluginDir);
     expect(mountOf('plugin-dir')?.mountPath).toBe(pluginDir);
     expect(mountOf('plugin-dir')?.readOnly).not.toBe(true);
+    expect(flag('plugin-dir')).toBeUndefined();
   });
 
   test('sees the driver log and the host processes', () => {
@@ -96,12 +108,31 @@ describe.each(['daemonset.yaml', 'daemonset-control-plane.yaml'])('%s', (file) =
     expect(mountOf('log')?.mountPath).toBe('/var/log');
     expect(hostPathOf('host-proc')?.path).toBe('/proc');
     expect(mountOf('host-proc')).toMatchObject({ mountPath: flag('host-proc'), readOnly: true });
-    expect(flag('azuredisk-mode')).toBe('controller');
+  });
+
+  test(`ships with ${mode} mode, and its header says so and why`, () => {
+    expect(envOf(container, 'FLEXVOLUME_AZUREDISK_MODE')).toBe(mode);
+    expect(flag('azuredisk-mode')).toBeUndefined();
+    const header = text.slice(0, text.indexOf('apiVersion:'));
+    expect(header).toContain(`ships with ${mode.toUpperCase()} mode`);
+    expect(header).toMatch(/because|the only one in which it is needed/);
+  });
+
+  test('uninstalls on deletion, but a rolling update starts the new pod first so it never does then', () => {
+    expect(container?.lifecycle?.preStop?.exec?.command).toEqual(['/flexvolume', 'install', '--uninstall', '--unless-replaced', '--no-follow', `--host-proc=${flag('host-proc')}`]);
+    expect(daemonSet?.spec?.updateStrategy?.rollingUpdate?.maxUnavailable).toBe(0);
+    expect(daemonSet?.spec?.updateStrategy?.rollingUpdate?.maxSurge).toBeTruthy();
+  });
+
+  test('names the image as <registry>/azure-flexvolume:<version> and says to pin its digest', () => {
+    const version = JSON.parse(fs.readFileSync(path.join(INSTALL, '../package.json'), 'utf8')).version as string;
+    expect(container?.image).toBe(`<registry>/azure-flexvolume:${version}`);
+    expect(fs.readFileSync(path.join(INSTALL, 'overlays/aks/settings.yaml'), 'utf8')).toContain(`<registry>/azure-flexvolume:${version}@sha256:<index digest>`);
   });
 });
 
 test('the node DaemonSet tolerates every taint and leaves control-plane hosts to the other one', () => {
-  const [daemonSet] = validated<IDaemonSet>('daemonset.yaml', 'DaemonSet');
+  const [daemonSet] = validated<IDaemonSet>('base/daemonset.yaml', 'DaemonSet');
   const pod = daemonSet?.spec?.template.spec;
   expect(pod?.tolerations).toEqual([{ operator: 'Exists' }]);
   const terms = pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
@@ -116,7 +147,7 @@ test('the node DaemonSet tolerates every taint and leaves control-plane hosts to
 });
 
 test('the control-plane DaemonSet runs only on control-plane hosts, through their taints', () => {
-  const [daemonSet] = validated<IDaemonSet>('daemonset-control-plane.yaml', 'DaemonSet');
+  const [daemonSet] = validated<IDaemonSet>('control-plane/daemonset.yaml', 'DaemonSet');
   const pod = daemonSet?.spec?.template.spec;
   const terms = pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
   expect(terms.map((term) => term.matchExpressions)).toEqual([
@@ -177,15 +208,4 @@ test('azurefile example: a Secret of the driver type with the account keys, moun
 test('nfs example: server and share', () => {
   const [pv] = validated<IPersistentVolume>('examples/nfs.yaml', 'PersistentVolume');
   expect(pv?.spec?.flexVolume?.options).toMatchObject({ server: '10.0.0.5', share: '/exports/data' });
-});
-
-test('the image recipe builds in a first stage and ships only the binary and its libraries', () => {
-  const dockerfile = fs.readFileSync(path.join(INSTALL, 'Dockerfile'), 'utf8');
-  const stages = dockerfile.split('\n').filter((line) => line.startsWith('FROM '));
-  expect(stages).toEqual(['FROM node:24-bookworm AS build', 'FROM scratch']);
-  expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-  expect(dockerfile).toMatch(/^RUN npm run build$/m);
-  expect(dockerfile).toMatch(/^ENTRYPOINT \["\/flexvolume"\]$/m);
-  const [daemonSet] = validated<IDaemonSet>('daemonset.yaml', 'DaemonSet');
-  expect(daemonSet?.spec?.template.spec?.containers[0]?.command).toBeUndefined();
 });

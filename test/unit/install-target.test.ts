@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { checkPluginDirUsers, findPluginDirUsers, flagValue, volumePluginDirOf, type PluginDirUser } from '../../src/install/detect.ts';
-import { checkWritable, isReadOnly, KUBELET_DEFAULT_PLUGIN_DIR, PRESETS, resolvePluginDir } from '../../src/install/presets.ts';
+import { checkWritable, isReadOnly, KUBELET_DEFAULT_PLUGIN_DIR, PRESETS, resolveAzurediskMode, resolvePluginDir } from '../../src/install/presets.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -36,6 +36,23 @@ describe('presets', () => {
     expect(() => resolvePluginDir({ preset: 'eks' })).toThrow(/unknown preset 'eks'; choose one of:\n {2}default/);
     expect(() => resolvePluginDir({ pluginDir: 'volumeplugins' })).toThrow(/must be an absolute path/);
     expect(Object.keys(PRESETS)).toHaveLength(8);
+  });
+});
+
+describe('the azuredisk mode a preset implies', () => {
+  test('aks (a managed control plane) implies node mode; the others leave controller as the default', () => {
+    expect(resolveAzurediskMode({ preset: 'aks' })).toBe('node');
+    expect(resolveAzurediskMode({ preset: 'aks', azurediskMode: 'node' })).toBe('node');
+    expect(resolveAzurediskMode({ preset: 'aks-engine' })).toBe('controller');
+    expect(resolveAzurediskMode({ preset: 'aks-engine', azurediskMode: 'node' })).toBe('node');
+    expect(resolveAzurediskMode({})).toBe('controller');
+    expect(resolveAzurediskMode({ azurediskMode: 'node' })).toBe('node');
+  });
+
+  test('aks with controller mode, the combination in which nobody attaches disks, is refused with what to do', () => {
+    expect(() => resolveAzurediskMode({ preset: 'aks', azurediskMode: 'controller' })).toThrow(
+      /--preset aks needs --azuredisk-mode=node: controller mode .* no disk would ever attach; leave out --azuredisk-mode/,
+    );
   });
 });
 
