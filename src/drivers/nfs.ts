@@ -7,7 +7,7 @@ import type { Settings } from '../settings.ts';
 import { capabilitiesOf } from './identity.ts';
 import { applyReadOnly, exportPath, mountOptionList, mountShare, nfsSource, serverName, shareLock, unmountShare } from './network-mount.ts';
 
-const nfsOptions = z.object({
+export const nfsOptions = z.object({
   server: serverName,
   share: exportPath,
   mountOptions: mountOptionList.optional(),
