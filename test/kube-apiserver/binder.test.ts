@@ -1,0 +1,106 @@
+// The binder playing kube-controller-manager, observed through the real client-node as the
+// provisioner will observe it: hand-over annotations and event, binding, Released, FlexVolume resize.
+import { CoreV1Api, KubeConfig, StorageV1Api, type V1PersistentVolume, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { ANN_BETA_STORAGE_PROVISIONER, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, startKubeApiServer, type KubeApiServer } from './index.ts';
+import { waitFor } from './wait.ts';
+
+let api: KubeApiServer;
+let core: CoreV1Api;
+let storage: StorageV1Api;
+
+beforeEach(async () => {
+  api = await startKubeApiServer();
+  const config = new KubeConfig();
+  config.loadFromFile(api.kubeconfigPath);
+  core = config.makeApiClient(CoreV1Api);
+  storage = config.makeApiClient(StorageV1Api);
+});
+
+afterEach(async () => {
+  expect(api.binderErrors()).toEqual([]);
+  await api.close();
+});
+
+async function createClass(name: string, extra: Record<string, unknown> = {}): Promise<void> {
+  await storage.createStorageClass({ body: { metadata: { name }, provisioner: 'azure/azuredisk', ...extra } });
+}
+
+function claim(name: string, className: string, size = '5Gi'): V1PersistentVolumeClaim {
+  return { metadata: { name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } }, storageClassName: className } };
+}
+
+/** The PV a provisioner writes for a claim. */
+function provisionedVolume(forClaim: V1PersistentVolumeClaim, size = '5Gi'): V1PersistentVolume {
+  return {
+    metadata: { name: `pvc-${forClaim.metadata?.uid}`, annotations: { 'pv.kubernetes.io/provisioned-by': 'azure/azuredisk' } },
+    spec: {
+      capacity: { storage: size },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Delete',
+      storageClassName: forClaim.spec?.storageClassName ?? '',
+      claimRef: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: 'default', name: forClaim.metadata?.name ?? '', uid: forClaim.metadata?.uid ?? '' },
+      flexVolume: { driver: 'azure/azuredisk', options: { diskName: 'd' } },
+    },
+  };
+}
+
+async function readClaim(name: string): Promise<V1PersistentVolumeClaim> {
+  return core.readNamespacedPersistentVolumeClaim({ name, namespace: 'default' });
+}
+
+test('a claim of an external provisioner gets both provisioner annotations and an ExternalProvisioning event', async () => {
+  await createClass('disk');
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'disk') });
+  // Asynchronous, like the controller: the create's own answer is untouched.
+  expect(created.metadata?.annotations ?? {}).not.toHaveProperty(ANN_STORAGE_PROVISIONER);
+  const annotated = await waitFor('the hand-over', async () => {
+    const current = await readClaim('data');
+    return current.metadata?.annotations?.[ANN_STORAGE_PROVISIONER] ? current : undefined;
+  });
+  expect(annotated.metadata?.annotations).toMatchObject({ [ANN_STORAGE_PROVISIONER]: 'azure/azuredisk', [ANN_BETA_STORAGE_PROVISIONER]: 'azure/azuredisk' });
+  const events = await waitFor('the event', async () => {
+    const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=data,reason=ExternalProvisioning' });
+    return list.items.length > 0 ? list.items : undefined;
+  });
+  expect(events[0]?.message).toContain("external provisioner 'azure/azuredisk'");
+  expect(events[0]?.involvedObject.uid).toBe(created.metadata?.uid);
+});
+
+test('a PV whose claimRef names the claim is bound both ways', async () => {
+  await createClass('disk');
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'disk') });
+  const volume = await core.createPersistentVolume({ body: provisionedVolume(created) });
+  const bound = await waitFor('the claim Bound', async () => {
+    const current = await readClaim('data');
+    return current.status?.phase === 'Bound' ? current : undefined;
+  });
+  expect(bound.spec?.volumeName).toBe(volume.metadata?.name);
+  expect(bound.status?.capacity).toEqual({ storage: '5Gi' });
+  expect(bound.status?.accessModes).toEqual(['ReadWriteOnce']);
+  expect(bound.metadata?.annotations).toMatchObject({ 'pv.kubernetes.io/bind-completed': 'yes', 'pv.kubernetes.io/bound-by-controller': 'yes' });
+  const pv = await core.readPersistentVolume({ name: volume.metadata?.name ?? '' });
+  expect(pv.status?.phase).toBe('Bound');
+});
+
+test('a WaitForFirstConsumer claim is handed over only once a node is selected', async () => {
+  await createClass('late', { volumeBindingMode: 'WaitForFirstConsumer' });
+  await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'late') });
+  await waitFor('the WaitForFirstConsumer event', async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'reason=WaitForFirstConsumer' })).items.length > 0);
+  expect((await readClaim('data')).metadata?.annotations ?? {}).not.toHaveProperty(ANN_STORAGE_PROVISIONER);
+  await core.patchNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default', body: [{ op: 'add', path: '/metadata/annotations', value: { [ANN_SELECTED_NODE]: 'node-1' } }] });
+  await waitFor('the hand-over', async () => (await readClaim('data')).metadata?.annotations?.[ANN_STORAGE_PROVISIONER] === 'azure/azuredisk');
+});
+
+test('deleting the claim makes its PV Released', async () => {
+  await createClass('disk');
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'disk') });
+  const volume = await core.createPersistentVolume({ body: provisionedVolume(created) });
+  await waitFor('Bound', async () => (await readClaim('data')).status?.phase === 'Bound');
+  await core.deleteNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default' });
+  const released = await waitFor('Released', async () => {
+    const pv = await core.readPersistentVolume({ name: volume.metadata?.name ?? '' });
+    return pv.status?.phase === 'Released' ? pv : undefined;
+  });
+  expect(released.spec?.claimRef?.uid).toBe(created.metadata?.uid);
+  expect(api.objects.get('pvc', 'data', 'default')).toBeUndefined();
+});

@@ -1,0 +1,234 @@
+// The object store, etcd-like: one global resourceVersion counter, objects per storage, a bounded
+// history of changes for watches to resume from, and the generic registry's metadata rules
+// (uid, creationTimestamp, optimistic concurrency, no-op updates, deletion with finalizers).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
+import { type JsonObject, isObject, sameJson } from './patch.ts';
+import { type ResourceDef, RESOURCES, apiVersionOf, storageResource } from './resources.ts';
+import { type StoreView, type StrategyOptions, type Subresource, nowSeconds, prepareForCreate, prepareForUpdate } from './strategies.ts';
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoreEvent {
+  type: EventType;
+  revision: number;
+  storage: string;
+  /** The object after the change (for DELETED: as it was, with the deletion's resourceVersion). */
+  object: JsonObject;
+  /** The object before the change, for watches whose selector it stops or starts matching. */
+  previous?: JsonObject;
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface StoreOptions extends StrategyOptions {
+  /** Changes kept for watches to resume from; older resourceVersions get 410 Gone. */
+  historyLimit: number;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+export function metadataOf(obj: JsonObject): JsonObject {
+  if (!isObject(obj.metadata)) obj.metadata = {};
+  return obj.metadata as JsonObject;
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+export function groupResource(def: ResourceDef): GroupResource {
+  return { group: def.group, resource: def.plural };
+}
+
+export class ObjectStore implements StoreView {
+  private revision = 1;
+  private readonly objects = new Map<string, Map<string, JsonObject>>();
+  private history: StoreEvent[] = [];
+  /** Changes up to this revision are forgotten: a watch from a resourceVersion below it is too old. */
+  private oldestRevision = 1;
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
+
+  private readonly options: StoreOptions;
+
+  constructor(options: StoreOptions) {
+    this.options = options;
+    for (const def of RESOURCES) this.objects.set(def.storage, new Map());
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+      this.create(storageResource('namespaces'), '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
+  }
+
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  get oldestWatchableRevision(): number {
+    return this.oldestRevision;
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Changes after `revision` (exclusive) in one storage, oldest first. */
+  changesSince(storage: string, revision: number): StoreEvent[] {
+    return this.history.filter((event) => event.storage === storage && event.revision > revision);
+  }
+
+  /** Forgets all history, as an etcd compaction does, and moves the counter on as an unrelated write would. */
+  expireHistory(): void {
+    this.revision += 1;
+    this.history = [];
+    this.oldestRevision = this.revision;
+  }
+
+  find(storage: string, namespace: string, name: string): JsonObject | undefined {
+    const found = this.objects.get(storage)?.get(`${namespace}/${name}`);
+    return found ? structuredClone(found) : undefined;
+  }
+
+  all(storage: string): JsonObject[] {
+    return [...(this.objects.get(storage)?.values() ?? [])].map((obj) => structuredClone(obj));
+  }
+
+  get(def: ResourceDef, namespace: string, name: string): JsonObject {
+    const found = this.find(def.storage, namespace, name);
+    if (!found) throw notFound(groupResource(def), name);
+    return found;
+  }
+
+  create(def: ResourceDef, namespace: string, body: JsonObject): JsonObject {
+    const obj = structuredClone(body);
+    const metadata = metadataOf(obj);
+    this.checkNamespace(def, namespace, metadata);
+    if (!metadata.name && typeof metadata.generateName === 'string') metadata.name = generateName(metadata.generateName);
+    const name = text(metadata.name);
+    if (!name) throw invalid(def.group, def.kind, '', [{ type: 'Required', field: 'metadata.name', detail: 'name or generateName is required' }]);
+    if (!NAME.test(name) || name.length > 253) {
+      throw invalid(def.group, def.kind, name, [{ type: 'Invalid', field: 'metadata.name', value: name, detail: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character" }]);
+    }
+    if (metadata.resourceVersion) throw new ApiError(500, 'InternalError', 'resourceVersion should not be set on objects to be created');
+    if (def.namespaced && !this.find('namespaces', '', namespace)) throw notFound({ group: '', resource: 'namespaces' }, namespace);
+    if (this.find(def.storage, namespace, name)) throw alreadyExists(groupResource(def), name);
+    for (const field of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink', 'managedFields']) delete metadata[field];
+    metadata.uid = randomUUID();
+    metadata.creationTimestamp = nowSeconds();
+    if (def.namespaced) metadata.namespace = namespace;
+    else delete metadata.namespace;
+    obj.apiVersion = apiVersionOf(def);
+    obj.kind = def.kind;
+    prepareForCreate(def.storage, obj, this, this.options);
+    return this.commit('ADDED', def.storage, obj);
+  }
+
+  update(def: ResourceDef, namespace: string, name: string, body: JsonObject, subresource?: Subresource): JsonObject {
+    const prev = this.get(def, namespace, name);
+    const next = structuredClone(body);
+    const metadata = metadataOf(next);
+    const prevMetadata = metadataOf(prev);
+    if (metadata.name !== undefined && metadata.name !== name) throw badRequest(`the name of the object (${text(metadata.name)}) does not match the name on the URL (${name})`);
+    this.checkNamespace(def, namespace, metadata);
+    const requestedVersion = text(metadata.resourceVersion);
+    if (requestedVersion && requestedVersion !== prevMetadata.resourceVersion) throw conflict(groupResource(def), name, STALE_OBJECT);
+    if (metadata.uid !== undefined && metadata.uid !== '' && metadata.uid !== prevMetadata.uid) {
+      throw conflict(groupResource(def), name, `Precondition failed: UID in precondition: ${text(metadata.uid)}, UID in object meta: ${text(prevMetadata.uid)}`);
+    }
+    for (const field of ['name', 'namespace', 'uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation']) {
+      if (prevMetadata[field] === undefined) delete metadata[field];
+      else metadata[field] = prevMetadata[field] ?? null;
+    }
+    delete metadata.selfLink;
+    next.apiVersion = prev.apiVersion ?? null;
+    next.kind = prev.kind ?? null;
+    prepareForUpdate(def.storage, next, prev, subresource, this);
+    this.refuseNewFinalizersWhileDeleting(def, next, prev);
+    metadata.resourceVersion = prevMetadata.resourceVersion ?? null;
+    if (sameJson(next, prev)) return prev;
+    if (prevMetadata.deletionTimestamp && finalizersOf(next).length === 0) return this.remove(def.storage, next);
+    return this.commit('MODIFIED', def.storage, next, prev);
+  }
+
+  delete(def: ResourceDef, namespace: string, name: string, options: DeleteOptions = {}): { object: JsonObject; deleted: boolean } {
+    const current = this.get(def, namespace, name);
+    const metadata = metadataOf(current);
+    const { uid, resourceVersion } = options.preconditions ?? {};
+    if (uid && uid !== metadata.uid) throw conflict(groupResource(def), name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${text(metadata.uid)}`);
+    if (resourceVersion && resourceVersion !== metadata.resourceVersion) {
+      throw conflict(groupResource(def), name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${text(metadata.resourceVersion)}`);
+    }
+    if (def.storage === 'namespaces') this.deleteContents(name);
+    if (finalizersOf(current).length === 0) return { object: this.remove(def.storage, current), deleted: true };
+    if (metadata.deletionTimestamp) return { object: current, deleted: false };
+    const prev = structuredClone(current);
+    metadata.deletionTimestamp = nowSeconds();
+    metadata.deletionGracePeriodSeconds = 0;
+    return { object: this.commit('MODIFIED', def.storage, current, prev), deleted: false };
+  }
+
+  /** A simplification of the namespace controller: the contents go at once (finalizers still hold them). */
+  private deleteContents(namespace: string): void {
+    for (const def of RESOURCES.filter((candidate) => candidate.namespaced && candidate.toServed === undefined)) {
+      for (const obj of this.all(def.storage)) {
+        const metadata = metadataOf(obj);
+        if (metadata.namespace === namespace) this.delete(def, namespace, text(metadata.name));
+      }
+    }
+  }
+
+  private checkNamespace(def: ResourceDef, namespace: string, metadata: JsonObject): void {
+    if (!def.namespaced) return;
+    if (metadata.namespace !== undefined && metadata.namespace !== '' && metadata.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+  }
+
+  private refuseNewFinalizersWhileDeleting(def: ResourceDef, next: JsonObject, prev: JsonObject): void {
+    if (!metadataOf(prev).deletionTimestamp) return;
+    const added = finalizersOf(next).filter((finalizer) => !finalizersOf(prev).includes(finalizer));
+    if (added.length === 0) return;
+    const error: FieldError = { type: 'Forbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` };
+    throw invalid(def.group, def.kind, text(metadataOf(next).name), [error]);
+  }
+
+  private commit(type: EventType, storage: string, obj: JsonObject, previous?: JsonObject): JsonObject {
+    this.revision += 1;
+    metadataOf(obj).resourceVersion = String(this.revision);
+    const metadata = metadataOf(obj);
+    this.objects.get(storage)?.set(`${text(metadata.namespace)}/${text(metadata.name)}`, structuredClone(obj));
+    this.record({ type, revision: this.revision, storage, object: structuredClone(obj), ...(previous ? { previous } : {}) });
+    return obj;
+  }
+
+  private remove(storage: string, obj: JsonObject): JsonObject {
+    const metadata = metadataOf(obj);
+    this.objects.get(storage)?.delete(`${text(metadata.namespace)}/${text(metadata.name)}`);
+    this.revision += 1;
+    metadata.resourceVersion = String(this.revision);
+    this.record({ type: 'DELETED', revision: this.revision, storage, object: structuredClone(obj) });
+    return obj;
+  }
+
+  private record(event: StoreEvent): void {
+    this.history.push(event);
+    if (this.history.length > this.options.historyLimit) {
+      const dropped = this.history.splice(0, this.history.length - this.options.historyLimit);
+      this.oldestRevision = dropped.at(-1)?.revision ?? this.oldestRevision;
+    }
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+export function finalizersOf(obj: JsonObject): string[] {
+  const finalizers = metadataOf(obj).finalizers;
+  return Array.isArray(finalizers) ? finalizers.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function generateName(prefix: string): string {
+  const bytes = randomBytes(5);
+  return prefix + [...bytes].map((byte) => GENERATE_ALPHABET[byte % GENERATE_ALPHABET.length]).join('');
+}
