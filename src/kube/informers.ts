@@ -23,8 +23,24 @@ export interface CacheOptions<T extends KubernetesObject> {
 }
 
 export function watchCache<T extends KubernetesObject>(options: CacheOptions<T>): WatchedCache<T> {
-  const informer = new ListWatch<T>(options.path, new Watch(options.config), options.list, false);
+  // The cache is filled synchronously right after the list resolves; start() itself may only
+  // resolve once the first watch ends, so it is not waited for.
+  let markSynced: () => void = () => undefined;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
+  const list = async () => {
+    const result = await options.list();
+    setImmediate(markSynced);
+    return result;
+  };
+  const informer = new ListWatch<T>(options.path, new Watch(options.config), list, false);
   let stopped = false;
+  const startUntilListed = async () => {
+    try {
+      await informer.start();
+    } catch (error) {
+      options.log(`listing ${options.path} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
   informer.on('add', options.onChange);
   informer.on('update', options.onChange);
   if (options.onDelete) informer.on('delete', options.onDelete);
@@ -34,19 +50,6 @@ export function watchCache<T extends KubernetesObject>(options: CacheOptions<T>)
     options.log(`watch of ${options.path} ended (${error instanceof Error ? error.message : String(error)}); listing again in ${delay} ms`);
     void sleep(delay).then(() => (stopped ? undefined : startUntilListed()));
   });
-  // start() resolves once the list is in and the watch is open; a failed list reports an error,
-  // which the handler above retries.
-  let markSynced: () => void = () => undefined;
-  const synced = new Promise<void>((resolve) => (markSynced = resolve));
-  const startUntilListed = async () => {
-    try {
-      await informer.start();
-      // A failed list is reported through 'error' and leaves no resource version.
-      if (informer.latestResourceVersion() !== '') markSynced();
-    } catch (error) {
-      options.log(`listing ${options.path} failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
   void startUntilListed();
   return {
     get: (name, namespace) => informer.get(name, namespace),

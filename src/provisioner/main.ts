@@ -21,7 +21,7 @@ const COMPONENT = 'azure-flexvolume-provisioner';
 
 /** The driver entry guards stdout for the kubelet's one reply; a pod logs to it instead. */
 function logToStdout(): void {
-  configureLog({ file: '/dev/stdout', prefix: 'provisioner' });
+  configureLog({ toStdout: true, prefix: 'provisioner' });
   process.removeAllListeners('uncaughtException');
   process.removeAllListeners('unhandledRejection');
   const fatal = (error: unknown) => {
@@ -78,7 +78,8 @@ async function serve(args: readonly string[]): Promise<void> {
   const metrics = new Metrics();
   let controller: Controller | undefined;
   const server = await serveMetrics(settings.listen, metrics, () => controller === undefined || controller.synced);
-  log(`serving /healthz and /metrics on ${settings.listen.host}:${settings.listen.port}`);
+  const address = server.address();
+  log(`serving /healthz and /metrics on ${typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : String(address)}`);
   const elector = new LeaderElector({
     kube: client,
     namespace: settings.namespace,
