@@ -90,3 +90,150 @@ test('a claim of an azuredisk class gets a managed disk and a Bound PV the drive
   await waitFor('the PV deleted', async () => (await cluster.get('pv', pvName)) === undefined);
   expect(sim.getDisk(pvName)).toBeUndefined();
 });
+
+test('a crash between creating the disk and saving the PV: the next run finds the disk by its name and tag and makes no second one', async () => {
+  const standIn = cluster.standIn;
+  if (standIn === undefined) return; // needs injected API failures
+  // Saving the PV fails twice; the first run is killed after the first failure.
+  standIn.injectFault({ method: 'POST', pathIncludes: '/api/v1/persistentvolumes', status: 500, times: 2 });
+  provisioner = startProvisioner({ cluster, sim, args: ['--save-interval-ms', '2000'] });
+  const className = await storageClass();
+  const pvc = await claim(className);
+  const pvName = `pvc-${uidOf(pvc)}`;
+  await waitFor('the first failed save', () => standIn.count({ method: 'POST', pathIncludes: '/api/v1/persistentvolumes', status: 500 }) >= 1);
+  expect(sim.getDisk(pvName)).toBeDefined();
+  await provisioner.kill();
+
+  provisioner = startProvisioner({ cluster, sim });
+  const volume = await boundVolume(pvc);
+  expect(volume.metadata.name).toBe(pvName);
+  expect(sim.count({ method: 'PUT', pathIncludes: '/providers/Microsoft.Compute/disks/' })).toBe(1);
+  expect(sim.provisioning.diskCount()).toBe(1);
+});
+
+test('a claim of a WaitForFirstConsumer class waits for its node, then gets a disk in that node zone and the matching node affinity', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  await cluster.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-z2', labels: { 'topology.kubernetes.io/zone': `${sim.location}-2` } } });
+  const className = await storageClass({ volumeBindingMode: 'WaitForFirstConsumer', parameters: { skuName: 'Premium_ZRS' } });
+  const pvc = await claim(className);
+  const pvName = `pvc-${uidOf(pvc)}`;
+  await provisioner.waitForLine(/caches synced/);
+  // The claim is not ours until the scheduler picks a node.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(sim.getDisk(pvName)).toBeUndefined();
+  const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
+  current.metadata.annotations = { ...current.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-z2' };
+  await cluster.update(current);
+  const volume = await boundVolume(pvc);
+  expect(sim.provisioning.diskView(sim.provisioning.base.findDisk(sim.resourceGroup, pvName)!)).toMatchObject({ zones: ['2'] });
+  expect(volume.spec.nodeAffinity).toEqual({
+    required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [`${sim.location}-2`] }] }] },
+  });
+  expect(volume.metadata.labels['topology.kubernetes.io/zone']).toBe(`${sim.location}-2`);
+});
+
+describe('bad StorageClass parameters and claim shapes are answered with an event, and nothing is created', () => {
+  const cases: Array<[string, Json, Json, RegExp]> = [
+    ['an unknown parameter', { parameters: { skuname: 'Premium_LRS', diskSize: '5' } }, {}, /unknown option 'diskSize'/],
+    ['an unknown SKU', { parameters: { skuName: 'Premium_XRS' } }, {}, /skuName.*must be a disk SKU/],
+    ['disagreeing SKU aliases', { parameters: { skuName: 'Premium_LRS', storageaccounttype: 'Standard_LRS' } }, {}, /disagree/],
+    ['a bad caching mode', { parameters: { cachingMode: 'WriteBack' } }, {}, /cachingMode/],
+    ['IOPS on a SKU without them', { parameters: { skuName: 'Premium_LRS', diskIOPSReadWrite: '500' } }, {}, /UltraSSD_LRS and PremiumV2_LRS disks only/],
+    ['zones with WaitForFirstConsumer', { volumeBindingMode: 'WaitForFirstConsumer', parameters: { zones: '1' } }, { selectedNode: true }, /cannot be used with volumeBindingMode WaitForFirstConsumer/],
+    ['a non-zonal Ultra disk', { parameters: { skuName: 'UltraSSD_LRS' } }, {}, /must be zonal/],
+    ['a bad filesystem', { parameters: { fsType: 'btrfs' } }, {}, /fsType/],
+    ['a bad mount option', { mountOptions: ['a b'] }, {}, /mountOptions/],
+    ['ReadWriteMany', {}, { accessModes: ['ReadWriteMany'] }, /support access modes ReadWriteOnce; the claim asks for ReadWriteMany/],
+    ['Block mode', {}, { volumeMode: 'Block' }, /volumeMode Block is not supported/],
+    ['a selector', {}, { selector: { matchLabels: { tier: 'db' } } }, /spec.selector cannot be provisioned dynamically/],
+  ];
+  test.each(cases)('%s', async (_what, classSpec, claimSpec, message) => {
+    provisioner = startProvisioner({ cluster, sim });
+    const className = await storageClass(classSpec);
+    const { selectedNode, ...spec } = claimSpec;
+    if (selectedNode) await cluster.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
+    const pvc = await claim(className, spec);
+    if (selectedNode) {
+      const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
+      current.metadata.annotations = { ...current.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-1' };
+      await cluster.update(current);
+    }
+    const event = await waitForEvent(pvc.metadata.name, 'ProvisioningFailed');
+    expect(event.type).toBe('Warning');
+    expect(event.message).toMatch(message);
+    expect(sim.count({ method: 'PUT' })).toBe(0);
+    expect(await cluster.get('pv', `pvc-${uidOf(pvc)}`)).toBeUndefined();
+  });
+});
+
+test('a Released volume whose disk is still attached waits, with an event, and is deleted once the disk is detached', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  sim.addVM({ name: 'node-1' });
+  const pvc = await claim(await storageClass());
+  const volume = await boundVolume(pvc);
+  sim.attachDirectly('node-1', volume.metadata.name, 0);
+  await cluster.delete('pvc', pvc.metadata.name, cluster.namespace);
+  const event = await waitFor('VolumeFailedDelete', async () =>
+    ((await cluster.list('event', 'default')) as Json[]).find((e) => e.involvedObject?.name === volume.metadata.name && e.reason === 'VolumeFailedDelete'),
+  );
+  expect(event.message).toMatch(/still attached to .*node-1; it is deleted once detached/);
+  expect(sim.count({ method: 'DELETE' })).toBe(0);
+  expect(await cluster.get('pv', volume.metadata.name)).toBeDefined();
+  // The VM lets go of it (the controller-manager detaches): the next try deletes disk and PV.
+  sim.provisioning.base.beginUpdate(sim.provisioning.base.vm(sim.resourceGroup, 'node-1'), [], 'machine');
+  await waitFor('the PV deleted', async () => (await cluster.get('pv', volume.metadata.name)) === undefined);
+  expect(sim.getDisk(volume.metadata.name)).toBeUndefined();
+});
+
+async function growClaim(pvc: Json, storage: string): Promise<void> {
+  const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
+  current.spec.resources.requests.storage = storage;
+  await cluster.update(current);
+}
+
+test('a claim asking for more grows its disk in Azure, as the kubelet expandfs needs', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  const pvc = await claim(await storageClass({ allowVolumeExpansion: true }), { resources: { requests: { storage: '4Gi' } } });
+  const volume = await boundVolume(pvc);
+  await growClaim(pvc, '10Gi');
+  await waitFor('the disk grown', () => sim.getDisk(volume.metadata.name)?.properties.diskSizeGB === 10);
+  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizeSuccessful');
+  expect(event.message).toMatch(/from 4 GiB to 10 GiB/);
+  expect(sim.count({ method: 'PATCH', pathIncludes: '/disks/' })).toBe(1);
+});
+
+test('an attached disk Azure cannot grow online waits with an event saying so', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  sim.addVM({ name: 'node-1' });
+  const className = await storageClass({ allowVolumeExpansion: true, parameters: { skuName: 'UltraSSD_LRS', zones: '1' } });
+  const pvc = await claim(className, { resources: { requests: { storage: '4Gi' } } });
+  const volume = await boundVolume(pvc);
+  sim.attachDirectly('node-1', volume.metadata.name, 0);
+  await growClaim(pvc, '8Gi');
+  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizePending');
+  expect(event.message).toMatch(/cannot grow a UltraSSD_LRS disk while it is attached/);
+  expect(sim.getDisk(volume.metadata.name)?.properties.diskSizeGB).toBe(4);
+  expect(sim.count({ method: 'PATCH' })).toBe(0);
+});
+
+test('a hand-made azuredisk PV bound to a claim of an expandable class of ours is grown too', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  const className = await storageClass({ allowVolumeExpansion: true });
+  const diskId = sim.addDisk({ name: 'handmade', sizeGB: 3 });
+  await cluster.create({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: 'handmade' },
+    spec: {
+      capacity: { storage: '3Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: className,
+      flexVolume: { driver: 'azure/azuredisk', options: { diskName: 'handmade', diskURI: diskId } },
+    },
+  });
+  const pvc = await claim(className, { volumeName: 'handmade', resources: { requests: { storage: '3Gi' } } });
+  await boundVolume(pvc);
+  await growClaim(pvc, '5Gi');
+  await waitFor('the disk grown', () => sim.getDisk('handmade')?.properties.diskSizeGB === 5);
+});
