@@ -1,8 +1,9 @@
 // The stand-in checked through the real @kubernetes/client-node: what it sends and expects is
 // the point, so the assertions look at wire-level shapes (Status objects, resourceVersions, codes).
-import { CoreV1Api, KubeConfig, StorageV1Api, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { CoreV1Api, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, StorageV1Api, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { startKubeApiServer, type KubeApiServer } from './index.ts';
 import { rawRequest } from './raw-http.ts';
+import { refusal } from './support.ts';
 
 let api: KubeApiServer;
 let core: CoreV1Api;
@@ -22,17 +23,6 @@ afterEach(async () => {
 
 function claim(name: string, size = '1Gi'): V1PersistentVolumeClaim {
   return { metadata: { name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } }, storageClassName: 'fast' } };
-}
-
-/** The Status body of a refused call, whatever shape client-node hands the error in. */
-async function refusal(call: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
-  try {
-    await call;
-  } catch (error) {
-    const { code, body } = error as { code: number; body: unknown };
-    return { code, body: (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> };
-  }
-  throw new Error('the call succeeded');
 }
 
 describe('objects', () => {
@@ -123,5 +113,194 @@ describe('objects', () => {
     expect(secret.data).toEqual({ azurestorageaccountkey: Buffer.from('k3y').toString('base64') });
     expect(secret.stringData).toBeUndefined();
     expect(api.objects.get('secrets', 's', 'default')).not.toHaveProperty('stringData');
+  });
+});
+
+describe('status subresource', () => {
+  test('the main resource ignores status changes; /status ignores spec and metadata changes', async () => {
+    const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    const viaMain = await core.replaceNamespacedPersistentVolumeClaim({
+      name: 'a',
+      namespace: 'default',
+      body: { ...created, metadata: { ...created.metadata, labels: { via: 'main' } }, status: { phase: 'Bound' } },
+    });
+    expect(viaMain.status?.phase).toBe('Pending');
+    expect(viaMain.metadata?.labels).toEqual({ via: 'main' });
+    const viaStatus = await core.replaceNamespacedPersistentVolumeClaimStatus({
+      name: 'a',
+      namespace: 'default',
+      body: { ...viaMain, metadata: { ...viaMain.metadata, labels: { via: 'status' } }, spec: { ...viaMain.spec, volumeName: 'sneaky' }, status: { phase: 'Bound', capacity: { storage: '1024Mi' } } },
+    });
+    expect(viaStatus.status).toEqual({ phase: 'Bound', capacity: { storage: '1Gi' } });
+    expect(viaStatus.spec?.volumeName).toBeUndefined();
+    expect(viaStatus.metadata?.labels).toEqual({ via: 'main' });
+  });
+
+  test('a status patch changes status only', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    const patched = await core.patchNamespacedPersistentVolumeClaimStatus(
+      { name: 'a', namespace: 'default', body: { status: { phase: 'Lost' }, spec: { volumeName: 'x' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(patched.status?.phase).toBe('Lost');
+    expect(patched.spec?.volumeName).toBeUndefined();
+  });
+});
+
+describe('patch', () => {
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+  test('merge patch: maps merge, null deletes, lists replace', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: { ...claim('a'), metadata: { name: 'a', labels: { keep: '1', drop: '2' }, finalizers: ['x/one'] } } });
+    const patched = await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { labels: { drop: null, add: '3' }, finalizers: ['x/two'] } } }, merge);
+    expect(patched.metadata?.labels).toEqual({ keep: '1', add: '3' });
+    expect(patched.metadata?.finalizers).toEqual(['x/two']);
+    expect(api.count({ method: 'PATCH', contentType: 'application/merge-patch+json' })).toBe(1);
+  });
+
+  test('strategic merge patch: finalizers merge as a set, $deleteFromPrimitiveList removes, conditions merge by type', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: { ...claim('a'), metadata: { name: 'a', finalizers: ['x/one'] } } });
+    const added = await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { finalizers: ['x/two'] } } }, strategic);
+    expect(added.metadata?.finalizers).toEqual(['x/one', 'x/two']);
+    const removed = await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { '$deleteFromPrimitiveList/finalizers': ['x/one'] } } }, strategic);
+    expect(removed.metadata?.finalizers).toEqual(['x/two']);
+    const conditions = [{ type: 'Resizing', status: 'True' }, { type: 'FileSystemResizePending', status: 'False' }];
+    await core.patchNamespacedPersistentVolumeClaimStatus({ name: 'a', namespace: 'default', body: { status: { conditions } } }, strategic);
+    const merged = await core.patchNamespacedPersistentVolumeClaimStatus(
+      { name: 'a', namespace: 'default', body: { status: { conditions: [{ type: 'FileSystemResizePending', status: 'True' }, { type: 'Resizing', $patch: 'delete' }] } } },
+      strategic,
+    );
+    expect(merged.status?.conditions?.map((condition) => [condition.type, condition.status])).toEqual([['FileSystemResizePending', 'True']]);
+  });
+
+  test('JSON patch (client-node default): ops apply in order, a failed test is 422 and changes nothing', async () => {
+    const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    const patched = await core.patchNamespacedPersistentVolumeClaim({
+      name: 'a',
+      namespace: 'default',
+      body: [
+        { op: 'add', path: '/metadata/annotations', value: { 'a/b': 'c' } },
+        { op: 'replace', path: '/metadata/annotations/a~1b', value: 'd' },
+      ],
+    });
+    expect(patched.metadata?.annotations).toEqual({ 'a/b': 'd' });
+    expect(api.count({ method: 'PATCH', contentType: 'application/json-patch+json' })).toBe(1);
+    const { code, body } = await refusal(
+      core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: [{ op: 'test', path: '/metadata/uid', value: 'other' }, { op: 'remove', path: '/metadata/annotations' }] }),
+    );
+    expect(code).toBe(422);
+    expect(body).toMatchObject({ kind: 'Status', reason: 'Invalid' });
+    expect((await core.readNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default' })).metadata?.annotations).toEqual({ 'a/b': 'd' });
+    expect(created.metadata?.uid).toBeDefined();
+  });
+
+  test('a patch naming a stale resourceVersion is 409 Conflict', async () => {
+    const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { labels: { a: 'b' } } } }, merge);
+    const { code } = await refusal(
+      core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { resourceVersion: created.metadata?.resourceVersion, labels: { a: 'c' } } } }, merge),
+    );
+    expect(code).toBe(409);
+  });
+
+  test('server-side apply is refused with 415', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    const reply = await rawRequest(api, 'PATCH', '/api/v1/namespaces/default/persistentvolumeclaims/a', { body: '{}', contentType: 'application/apply-patch+yaml' });
+    expect(reply.status).toBe(415);
+  });
+});
+
+describe('deletion', () => {
+  test('finalizers hold a deleted object until they are removed; none may be added meanwhile', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: { ...claim('a'), metadata: { name: 'a', finalizers: ['example.com/hold'] } } });
+    const deleting = await core.deleteNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default' });
+    expect(deleting.metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    expect(api.objects.get('pvc', 'a', 'default')).toBeDefined();
+    const { code } = await refusal(
+      core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
+    expect(code).toBe(422);
+    await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    expect(api.objects.get('pvc', 'a', 'default')).toBeUndefined();
+  });
+
+  test('a Secret delete answers a Success Status; a wrong uid precondition is 409', async () => {
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 's' } } });
+    const { code } = await refusal(core.deleteNamespacedSecret({ name: 's', namespace: 'default', body: { preconditions: { uid: 'not-it' } } }));
+    expect(code).toBe(409);
+    const reply = await rawRequest(api, 'DELETE', '/api/v1/namespaces/default/secrets/s');
+    expect(reply.json()).toMatchObject({ kind: 'Status', status: 'Success', details: { name: 's', kind: 'secrets' } });
+  });
+});
+
+describe('validation and admission', () => {
+  test('a claim spec change other than the request is 422 Invalid; creating in a missing namespace is 404', async () => {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    const { code, body } = await refusal(
+      core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: { spec: { accessModes: ['ReadWriteMany'] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
+    expect(code).toBe(422);
+    expect(body).toMatchObject({
+      reason: 'Invalid',
+      message: 'PersistentVolumeClaim "a" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
+      details: { name: 'a', kind: 'PersistentVolumeClaim', causes: [{ reason: 'FieldValueForbidden', field: 'spec' }] },
+    });
+    const missing = await refusal(core.createNamespacedPersistentVolumeClaim({ namespace: 'nowhere', body: claim('a') }));
+    expect(missing.code).toBe(404);
+    expect(missing.body.message).toBe('namespaces "nowhere" not found');
+  });
+
+  test('StorageClass defaults and immutable parameters', async () => {
+    const created = await storage.createStorageClass({ body: { metadata: { name: 'sc' }, provisioner: 'azure/azuredisk', parameters: { skuName: 'Premium_LRS' } } });
+    expect(created.reclaimPolicy).toBe('Delete');
+    expect(created.volumeBindingMode).toBe('Immediate');
+    const { code, body } = await refusal(storage.replaceStorageClass({ name: 'sc', body: { ...created, parameters: { skuName: 'Standard_LRS' } } }));
+    expect(code).toBe(422);
+    expect(body.message).toBe('StorageClass.storage.k8s.io "sc" is invalid: parameters: Forbidden: updates to parameters are forbidden.');
+  });
+});
+
+describe('faults and discovery', () => {
+  test('an injected fault answers the next matching request with the real Status, then goes', async () => {
+    api.injectFault({ method: 'POST', pathIncludes: '/persistentvolumeclaims', status: 429 });
+    const { code, body } = await refusal(core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') }));
+    expect(code).toBe(429);
+    expect(body).toMatchObject({ kind: 'Status', reason: 'TooManyRequests', code: 429 });
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    expect(api.count({ method: 'POST', status: 201 })).toBe(1);
+  });
+
+  test('the generic KubernetesObjectApi finds resources through discovery', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(api.kubeconfigPath);
+    const objects = KubernetesObjectApi.makeApiClient(config);
+    await objects.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'leader', namespace: 'kube-system' }, spec: { holderIdentity: 'me', leaseDurationSeconds: 15 } });
+    const lease = await objects.read({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'leader', namespace: 'kube-system' } });
+    expect((lease as { spec?: { holderIdentity?: string } }).spec?.holderIdentity).toBe('me');
+    expect(api.count({ pathIncludes: '/apis/coordination.k8s.io/v1', method: 'GET' })).toBeGreaterThan(0);
+  });
+
+  test('an Event written through events.k8s.io/v1 reads back through core/v1, converted', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(api.kubeconfigPath);
+    const events = config.makeApiClient(EventsV1Api);
+    await events.createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'e1' },
+        eventTime: new Date(),
+        reportingController: 'azure/azuredisk',
+        reportingInstance: 'provisioner-0',
+        action: 'Provisioning',
+        reason: 'ProvisioningSucceeded',
+        note: 'created disk',
+        type: 'Normal',
+        regarding: { kind: 'PersistentVolumeClaim', namespace: 'default', name: 'a', uid: 'u1', apiVersion: 'v1' },
+      },
+    });
+    const coreEvents = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=a' });
+    expect(coreEvents.items).toHaveLength(1);
+    expect(coreEvents.items[0]).toMatchObject({ message: 'created disk', reportingComponent: 'azure/azuredisk', involvedObject: { uid: 'u1' }, reason: 'ProvisioningSucceeded' });
   });
 });

@@ -2,7 +2,7 @@
 // provisioner will observe it: hand-over annotations and event, binding, Released, FlexVolume resize.
 import { CoreV1Api, KubeConfig, StorageV1Api, type V1PersistentVolume, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { ANN_BETA_STORAGE_PROVISIONER, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, startKubeApiServer, type KubeApiServer } from './index.ts';
-import { waitFor } from './wait.ts';
+import { refusal, waitFor } from './support.ts';
 
 let api: KubeApiServer;
 let core: CoreV1Api;
@@ -103,4 +103,74 @@ test('deleting the claim makes its PV Released', async () => {
   });
   expect(released.spec?.claimRef?.uid).toBe(created.metadata?.uid);
   expect(api.objects.get('pvc', 'data', 'default')).toBeUndefined();
+});
+
+async function boundClaim(className: string, size = '5Gi'): Promise<{ claimName: string; volumeName: string }> {
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', className, size) });
+  const volume = await core.createPersistentVolume({ body: provisionedVolume(created, size) });
+  await waitFor('Bound', async () => (await readClaim('data')).status?.phase === 'Bound');
+  return { claimName: 'data', volumeName: volume.metadata?.name ?? '' };
+}
+
+function requestPatch(size: string) {
+  return [{ op: 'replace', path: '/spec/resources/requests/storage', value: size }];
+}
+
+test('growing a bound FlexVolume claim raises the PV capacity at once and marks FileSystemResizePending', async () => {
+  await createClass('disk', { allowVolumeExpansion: true });
+  const { volumeName } = await boundClaim('disk');
+  await core.patchNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default', body: requestPatch('8Gi') });
+  const pv = await waitFor('the PV capacity', async () => {
+    const current = await core.readPersistentVolume({ name: volumeName });
+    return current.spec?.capacity?.storage === '8Gi' ? current : undefined;
+  });
+  expect(pv.status?.phase).toBe('Bound');
+  const resized = await waitFor('the condition', async () => {
+    const current = await readClaim('data');
+    return current.status?.conditions?.some((condition) => condition.type === 'FileSystemResizePending') ? current : undefined;
+  });
+  // The claim's size is the kubelet's to report, once expandfs succeeds.
+  expect(resized.status?.capacity).toEqual({ storage: '5Gi' });
+  expect(resized.status?.conditions?.find((condition) => condition.type === 'FileSystemResizePending')?.status).toBe('True');
+  const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=data' });
+  expect(events.items.map((event) => event.reason)).toContain('FileSystemResizeRequired');
+  expect(events.items.map((event) => event.reason)).not.toContain('ExternalExpanding');
+});
+
+test('growing a claim whose class does not allow expansion is 403; shrinking below the capacity is 422', async () => {
+  await createClass('fixed');
+  await boundClaim('fixed');
+  const grow = await refusal(core.patchNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default', body: requestPatch('8Gi') }));
+  expect(grow.code).toBe(403);
+  expect(grow.body.message).toBe('persistentvolumeclaims "data" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize');
+  const shrink = await refusal(core.patchNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default', body: requestPatch('4Gi') }));
+  expect(shrink.code).toBe(422);
+  expect(shrink.body).toMatchObject({ reason: 'Invalid', message: 'PersistentVolumeClaim "data" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity' });
+});
+
+test('a PV too small for its claim is not bound', async () => {
+  await createClass('disk');
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'disk', '10Gi') });
+  const volume = await core.createPersistentVolume({ body: provisionedVolume(created, '5Gi') });
+  await waitFor('the mismatch event', async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'reason=VolumeMismatch' })).items.length > 0);
+  expect((await readClaim('data')).status?.phase).toBe('Pending');
+  expect((await core.readPersistentVolume({ name: volume.metadata?.name ?? '' })).status?.phase).toBe('Available');
+});
+
+test('protection finalizers: a deleted PV that is no longer Bound goes; the claim goes at once', async () => {
+  await createClass('disk');
+  const { volumeName } = await boundClaim('disk');
+  expect((await readClaim('data')).metadata?.finalizers).toEqual(['kubernetes.io/pvc-protection']);
+  await core.deleteNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default' });
+  await waitFor('Released', async () => (await core.readPersistentVolume({ name: volumeName })).status?.phase === 'Released');
+  const deleting = await core.deletePersistentVolume({ name: volumeName });
+  expect(deleting.metadata?.finalizers).toEqual(['kubernetes.io/pv-protection']);
+  await waitFor('the PV gone', () => api.objects.get('pv', volumeName) === undefined);
+});
+
+test('the binder never acts inside the request: a claim created then read at once is not yet annotated', async () => {
+  await createClass('disk');
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('data', 'disk') });
+  expect(created.metadata?.annotations).toBeUndefined();
+  expect(created.status?.phase).toBe('Pending');
 });

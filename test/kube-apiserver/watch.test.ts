@@ -2,7 +2,7 @@
 // and the relist it forces, bookmarks, selectors per event.
 import { CoreV1Api, KubeConfig, makeInformer, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { startKubeApiServer, type KubeApiServer } from './index.ts';
-import { waitFor } from './wait.ts';
+import { waitFor } from './support.ts';
 
 let api: KubeApiServer;
 let config: KubeConfig;
@@ -62,6 +62,92 @@ test('after expireHistory the informer relists (410 Gone) and still converges', 
     await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('b') });
     await waitFor('the claim created during the gap', () => informer.get('b', 'default'), 10000);
     expect(api.count((request) => request.method === 'GET' && !request.watch && request.path === CLAIMS_PATH)).toBe(listsBefore + 1);
+  } finally {
+    await informer.stop();
+  }
+});
+
+/** Raw watch lines, for what client-node does not show (bookmarks, per-event selectors, stream end). */
+async function watchLines(path: string, until: (lines: Array<{ type: string; object: Record<string, any> }>) => boolean, timeoutMs = 5000) {
+  const https = await import('node:https');
+  const fs = await import('node:fs');
+  const { CA_CERT_PATH } = await import('./index.ts');
+  return new Promise<{ lines: Array<{ type: string; object: Record<string, any> }>; ended: boolean }>((resolve, reject) => {
+    const lines: Array<{ type: string; object: Record<string, any> }> = [];
+    let buffer = '';
+    const timer = setTimeout(() => {
+      request.destroy();
+      resolve({ lines, ended: false });
+    }, timeoutMs);
+    const request = https.get(`${api.url}${path}`, { ca: fs.readFileSync(CA_CERT_PATH), headers: { authorization: `Bearer ${api.token}` } }, (response) => {
+      response.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        const parts = buffer.split('\n');
+        buffer = parts.pop() ?? '';
+        for (const part of parts) if (part) lines.push(JSON.parse(part));
+        if (until(lines)) {
+          clearTimeout(timer);
+          request.destroy();
+          resolve({ lines, ended: false });
+        }
+      });
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({ lines, ended: true });
+      });
+    });
+    request.on('error', (error) => (error.message === 'socket hang up' ? undefined : reject(error)));
+  });
+}
+
+test('bookmarks come when allowed, carrying only a resourceVersion', async () => {
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+  const { lines } = await watchLines(`${CLAIMS_PATH}?watch=true&allowWatchBookmarks=true&resourceVersion=${created.metadata?.resourceVersion}`, (seen) => seen.some((line) => line.type === 'BOOKMARK'));
+  const bookmark = lines.find((line) => line.type === 'BOOKMARK');
+  expect(bookmark?.object).toEqual({ kind: 'PersistentVolumeClaim', apiVersion: 'v1', metadata: { resourceVersion: expect.stringMatching(/^\d+$/) } });
+  const { lines: without } = await watchLines(`${CLAIMS_PATH}?watch=true&resourceVersion=${created.metadata?.resourceVersion}`, () => false, 300);
+  expect(without).toEqual([]);
+});
+
+test('a watch from a forgotten resourceVersion gets ERROR 410 Expired and the stream ends', async () => {
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+  api.expireHistory();
+  const { lines, ended } = await watchLines(`${CLAIMS_PATH}?watch=true&resourceVersion=${created.metadata?.resourceVersion}`, () => false);
+  expect(ended).toBe(true);
+  expect(lines).toEqual([{ type: 'ERROR', object: expect.objectContaining({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }) }]);
+});
+
+test('a label-selected watch sees an object leave the selection as DELETED; timeoutSeconds ends it', async () => {
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a', { tier: 'gold' }) });
+  const watching = watchLines(`${CLAIMS_PATH}?watch=true&labelSelector=tier%3Dgold&timeoutSeconds=1&resourceVersion=${created.metadata?.resourceVersion}`, () => false);
+  await waitFor('the watch', () => api.openWatches() === 1);
+  await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: [{ op: 'replace', path: '/metadata/labels/tier', value: 'silver' }] });
+  await core.patchNamespacedPersistentVolumeClaim({ name: 'a', namespace: 'default', body: [{ op: 'replace', path: '/metadata/labels/tier', value: 'gold' }] });
+  const { lines, ended } = await watching;
+  expect(ended).toBe(true);
+  expect(lines.map((line) => `${line.type} ${line.object.metadata.labels.tier}`)).toEqual(['DELETED silver', 'ADDED gold']);
+});
+
+test('resourceVersion 0 starts with ADDED for every object; the legacy /watch/ path works', async () => {
+  await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+  await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('b') });
+  const { lines } = await watchLines('/api/v1/watch/namespaces/default/persistentvolumeclaims?resourceVersion=0', (seen) => seen.length >= 2);
+  expect(lines.map((line) => `${line.type} ${line.object.metadata.name}`)).toEqual(['ADDED a', 'ADDED b']);
+  expect(lines[0]?.object.kind).toBe('PersistentVolumeClaim');
+});
+
+test('dropWatches ends streams and the informer resumes without a relist', async () => {
+  const informer = claimInformer();
+  await informer.start();
+  try {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+    await waitFor('a', () => informer.get('a', 'default'));
+    const lists = api.count((request) => !request.watch && request.method === 'GET');
+    api.dropWatches();
+    await waitFor('the reconnect', () => api.openWatches() === 1 && api.count({ watch: true }) === 2, 10000);
+    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('b') });
+    await waitFor('b', () => informer.get('b', 'default'));
+    expect(api.count((request) => !request.watch && request.method === 'GET')).toBe(lists);
   } finally {
     await informer.stop();
   }
