@@ -1,5 +1,8 @@
 // The stand-in checked through the real @kubernetes/client-node: what it sends and expects is
 // the point, so the assertions look at wire-level shapes (Status objects, resourceVersions, codes).
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { CoreV1Api, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, StorageV1Api, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { startKubeApiServer, type KubeApiServer } from './index.ts';
 import { rawRequest } from './raw-http.ts';
@@ -302,5 +305,28 @@ describe('faults and discovery', () => {
     const coreEvents = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=a' });
     expect(coreEvents.items).toHaveLength(1);
     expect(coreEvents.items[0]).toMatchObject({ message: 'created disk', reportingComponent: 'azure/azuredisk', involvedObject: { uid: 'u1' }, reason: 'ProvisioningSucceeded' });
+  });
+});
+
+describe('command line', () => {
+  test('main.ts serves a client in another process through the kubeconfig it prints', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const env = { ...process.env, NODE_OPTIONS: '' };
+    const server = spawn(`${root}node_modules/.bin/node`, ['test/kube-apiserver/main.ts'], { cwd: root, env });
+    try {
+      let line = '';
+      for await (const first of createInterface({ input: server.stdout })) {
+        line = first;
+        break;
+      }
+      const started = JSON.parse(line) as { kubeconfigPath: string };
+      const config = new KubeConfig();
+      config.loadFromFile(started.kubeconfigPath);
+      const client = config.makeApiClient(CoreV1Api);
+      const namespaces = await client.listNamespace();
+      expect(namespaces.items.map((namespace) => namespace.metadata?.name)).toEqual(['default', 'kube-node-lease', 'kube-public', 'kube-system']);
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 });

@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
@@ -181,10 +182,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   const server = https.createServer({ cert: fs.readFileSync(CA_CERT_PATH), key: fs.readFileSync(KEY_PATH) }, (message, res) => {
     handle(message, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
   url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const kubeconfigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
   const kubeconfigPath = path.join(kubeconfigDir, 'kubeconfig');
@@ -210,10 +209,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     close: async () => {
       binder?.stop();
       watches.dropAll();
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+      // Clients keep connections alive; closing them is what lets `close` finish now.
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
       fs.rmSync(kubeconfigDir, { recursive: true, force: true });
     },
   };

@@ -1,16 +1,6 @@
-// Helpers for the stand-in's own tests: polling (the binder and watches act asynchronously, as the
-// real ones do) and reading a refused call's Status.
-import { setTimeout as sleep } from 'node:timers/promises';
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+// Helpers for the stand-in's own tests. The binder and watches act asynchronously, as the real ones
+// do, so the tests poll with the provisioner tests' waitFor.
+export { waitFor } from '../helpers/cluster.ts';
 
 /** The Status body of a refused client-node call, whatever shape client-node hands the error in. */
 export async function refusal(call: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
