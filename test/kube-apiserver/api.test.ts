@@ -330,3 +330,32 @@ describe('command line', () => {
     }
   });
 });
+
+describe('decoding', () => {
+  test('a number where a string map wants a string is 400, as the Go decoder answers', async () => {
+    const volume = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'pv1' },
+      spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], flexVolume: { driver: 'azure/azuredisk', options: { lun: 3 } } },
+    };
+    const reply = await rawRequest(api, 'POST', '/api/v1/persistentvolumes', { body: volume });
+    expect(reply.status).toBe(400);
+    expect(reply.json()).toMatchObject({
+      reason: 'BadRequest',
+      message: 'PersistentVolume in version "v1" cannot be handled as a PersistentVolume: json: cannot unmarshal number into Go struct field FlexPersistentVolumeSource.spec.flexVolume.options.lun of type string',
+    });
+    const badSize = await rawRequest(api, 'POST', '/api/v1/persistentvolumes', { body: { ...volume, spec: { ...volume.spec, capacity: { storage: '5 GB' }, flexVolume: { driver: 'd' } } } });
+    expect(badSize.status).toBe(400);
+    expect(String(badSize.json().message)).toContain('quantities must match the regular expression');
+  });
+
+  test('quantities are written back canonically', async () => {
+    const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a', '1024Mi') });
+    expect(created.spec?.resources?.requests).toEqual({ storage: '1Gi' });
+    const decimal = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('b', '1500M') });
+    expect(decimal.spec?.resources?.requests).toEqual({ storage: '1500M' });
+    const fraction = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('c', '1.5Gi') });
+    expect(fraction.spec?.resources?.requests).toEqual({ storage: '1536Mi' });
+  });
+});

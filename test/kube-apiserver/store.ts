@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
+import { checkDecodable } from './decoding.ts';
 import { type ResourceDef, RESOURCES, apiVersionOf, storageResource } from './resources.ts';
 import { type StoreView, type StrategyOptions, type Subresource, nowSeconds, prepareForCreate, prepareForUpdate } from './strategies.ts';
 
@@ -104,6 +105,7 @@ export class ObjectStore implements StoreView {
 
   create(def: ResourceDef, namespace: string, body: JsonObject): JsonObject {
     const obj = structuredClone(body);
+    checkDecodable(def.storage, def.kind, def.version, obj);
     const metadata = metadataOf(obj);
     this.checkNamespace(def, namespace, metadata);
     if (!metadata.name && typeof metadata.generateName === 'string') metadata.name = generateName(metadata.generateName);
@@ -127,8 +129,9 @@ export class ObjectStore implements StoreView {
   }
 
   update(def: ResourceDef, namespace: string, name: string, body: JsonObject, subresource?: Subresource): JsonObject {
-    const prev = this.get(def, namespace, name);
     const next = structuredClone(body);
+    checkDecodable(def.storage, def.kind, def.version, next);
+    const prev = this.get(def, namespace, name);
     const metadata = metadataOf(next);
     const prevMetadata = metadataOf(prev);
     if (metadata.name !== undefined && metadata.name !== name) throw badRequest(`the name of the object (${text(metadata.name)}) does not match the name on the URL (${name})`);

@@ -48,7 +48,7 @@ export function nowSeconds(): string {
 /** Rewrites every quantity of a `{name: quantity}` map in its canonical form. */
 function canonicalizeQuantities(map: unknown): void {
   if (!isObject(map)) return;
-  for (const [key, value] of Object.entries(map)) if (typeof value === 'string') map[key] = canonicalQuantity(value);
+  for (const [key, value] of Object.entries(map)) if (typeof value === 'string' || typeof value === 'number') map[key] = canonicalQuantity(String(value));
 }
 
 function addFinalizer(obj: JsonObject, finalizer: string): void {
