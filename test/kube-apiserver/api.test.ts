@@ -359,3 +359,27 @@ describe('decoding', () => {
     expect(fraction.spec?.resources?.requests).toEqual({ storage: '1536Mi' });
   });
 });
+
+describe('metadata and collections', () => {
+  test('a label value with a space is 422 Invalid; an annotation key with two slashes too', async () => {
+    const { code, body } = await refusal(core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: { ...claim('a'), metadata: { name: 'a', labels: { zone: 'west europe' } } } }));
+    expect(code).toBe(422);
+    expect(String(body.message)).toMatch(/^PersistentVolumeClaim "a" is invalid: metadata.labels: Invalid value: "west europe": a valid label must be an empty string/);
+    const annotation = await refusal(core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 's', annotations: { 'a/b/c': 'x' } } } }));
+    expect(annotation.code).toBe(422);
+    const name = await refusal(core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'Upper' } } }));
+    expect(name.code).toBe(422);
+  });
+
+  test('deletecollection deletes what the selector picks and lists it; dryRun is refused, not performed', async () => {
+    for (const name of ['e1', 'e2', 'e3']) {
+      await core.createNamespacedEvent({ namespace: 'default', body: { metadata: { name, labels: { batch: name === 'e3' ? 'keep' : 'drop' } }, involvedObject: { kind: 'PersistentVolumeClaim', name: 'x', namespace: 'default' }, reason: 'Test' } });
+    }
+    const reply = await rawRequest(api, 'DELETE', '/api/v1/namespaces/default/events?labelSelector=batch%3Ddrop');
+    expect(reply.json()).toMatchObject({ kind: 'EventList', items: [{ metadata: { name: 'e1' } }, { metadata: { name: 'e2' } }] });
+    expect(api.objects.list('events', 'default').map((event) => (event.metadata as { name: string }).name)).toEqual(['e3']);
+    const dry = await rawRequest(api, 'DELETE', '/api/v1/namespaces/default/events/e3?dryRun=All');
+    expect(dry.status).toBe(400);
+    expect(api.objects.get('events', 'e3', 'default')).toBeDefined();
+  });
+});

@@ -97,8 +97,11 @@ export function serveResource(context: RouteContext, route: Route, request: ApiR
     });
     return undefined;
   }
+  // Writing anyway on a dry run would be worse than refusing it.
+  if (request.query.has('dryRun')) throw badRequest('the stand-in API server does not support dryRun');
   if (name === undefined) {
     if (request.method === 'GET') return { status: 200, body: list(store, route, request.query) };
+    if (request.method === 'DELETE') return { status: 200, body: deleteCollection(store, route, request.query) };
     if (request.method === 'POST') return { status: 201, body: served(def, store.create(def, namespace, stored(def, objectBody(request, def)))) };
     throw methodNotAllowed();
   }
@@ -147,16 +150,26 @@ function fieldValue(obj: JsonObject, label: string): string {
 
 function list(store: ObjectStore, route: Route, query: URLSearchParams): JsonObject {
   const matches = matcher(route, query);
-  const items = store
+  return listOf(store, route.def, store.all(route.def.storage).filter(matches));
+}
+
+/** A `<Kind>List`; its items carry no kind/apiVersion on the wire, as the real server encodes them. */
+function listOf(store: ObjectStore, def: ResourceDef, objects: JsonObject[]): JsonObject {
+  const items = objects.sort(byKey).map((obj) => {
+    const { kind: _kind, apiVersion: _apiVersion, ...rest } = served(def, obj);
+    return rest;
+  });
+  return { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(store.currentRevision) }, items };
+}
+
+/** deletecollection: each selected object deleted as by its own DELETE; the answer lists them. */
+function deleteCollection(store: ObjectStore, route: Route, query: URLSearchParams): JsonObject {
+  const matches = matcher(route, query);
+  const deleted = store
     .all(route.def.storage)
     .filter(matches)
-    .sort(byKey)
-    .map((obj) => {
-      // List items carry no kind/apiVersion on the wire, as the real server encodes them.
-      const { kind: _kind, apiVersion: _apiVersion, ...rest } = served(route.def, obj);
-      return rest;
-    });
-  return { kind: `${route.def.kind}List`, apiVersion: apiVersionOf(route.def), metadata: { resourceVersion: String(store.currentRevision) }, items };
+    .map((obj) => store.delete(route.def, String(metadataOf(obj).namespace ?? ''), String(metadataOf(obj).name)).object);
+  return listOf(store, route.def, deleted);
 }
 
 function parseBody(request: ApiRequest): Json {

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
 import { checkDecodable } from './decoding.ts';
+import { labelAndAnnotationErrors, nameErrors } from './object-meta.ts';
 import { type ResourceDef, RESOURCES, apiVersionOf, storageResource } from './resources.ts';
 import { type StoreView, type StrategyOptions, type Subresource, nowSeconds, prepareForCreate, prepareForUpdate } from './strategies.ts';
 
@@ -29,7 +30,6 @@ export interface StoreOptions extends StrategyOptions {
   historyLimit: number;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 export function metadataOf(obj: JsonObject): JsonObject {
@@ -111,9 +111,8 @@ export class ObjectStore implements StoreView {
     if (!metadata.name && typeof metadata.generateName === 'string') metadata.name = generateName(metadata.generateName);
     const name = text(metadata.name);
     if (!name) throw invalid(def.group, def.kind, '', [{ type: 'Required', field: 'metadata.name', detail: 'name or generateName is required' }]);
-    if (!NAME.test(name) || name.length > 253) {
-      throw invalid(def.group, def.kind, name, [{ type: 'Invalid', field: 'metadata.name', value: name, detail: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character" }]);
-    }
+    const metaErrors = [...nameErrors(name), ...labelAndAnnotationErrors(metadata)];
+    if (metaErrors.length) throw invalid(def.group, def.kind, name, metaErrors);
     if (metadata.resourceVersion) throw new ApiError(500, 'InternalError', 'resourceVersion should not be set on objects to be created');
     if (def.namespaced && !this.find('namespaces', '', namespace)) throw notFound({ group: '', resource: 'namespaces' }, namespace);
     if (this.find(def.storage, namespace, name)) throw alreadyExists(groupResource(def), name);
@@ -146,6 +145,8 @@ export class ObjectStore implements StoreView {
       else metadata[field] = prevMetadata[field] ?? null;
     }
     delete metadata.selfLink;
+    const metaErrors = labelAndAnnotationErrors(metadata);
+    if (metaErrors.length) throw invalid(def.group, def.kind, name, metaErrors);
     next.apiVersion = prev.apiVersion ?? null;
     next.kind = prev.kind ?? null;
     prepareForUpdate(def.storage, next, prev, subresource, this);
