@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseAllDocuments } from 'yaml';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../kube-apiserver/index.ts';
@@ -215,4 +216,44 @@ export function startProvisioner(run: ProvisionerRun): ProvisionerProcess {
       await exited;
     },
   };
+}
+
+interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** The ClusterRole's and the Role's rules of install/provisioner.yaml. */
+export function manifestRules(): { cluster: RbacRule[]; namespaced: RbacRule[] } {
+  const text = fs.readFileSync(path.join(path.dirname(SEA), '../install/provisioner.yaml'), 'utf8');
+  const documents = yamlParse(text) as Array<{ kind: string; rules?: RbacRule[] }>;
+  return {
+    cluster: documents.find((document) => document.kind === 'ClusterRole')?.rules ?? [],
+    namespaced: documents.find((document) => document.kind === 'Role')?.rules ?? [],
+  };
+}
+
+function yamlParse(text: string): unknown[] {
+  return parseAllDocuments(text).map((document) => document.toJS());
+}
+
+const API_PATH = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/;
+
+/** The (group, resource, verb) of each request the provisioner sent that the manifest's RBAC does not allow. */
+export function requestsOutsideRbac(requests: ReadonlyArray<{ method: string; path: string; query: Record<string, string>; watch: boolean }>): string[] {
+  const { cluster, namespaced } = manifestRules();
+  const refused: string[] = [];
+  for (const request of requests) {
+    const match = API_PATH.exec(request.path);
+    if (!match) continue;
+    const [, group = '', namespace, resource = '', name] = match;
+    const verb = { GET: name ? 'get' : request.watch ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[request.method] ?? request.method;
+    const allows = (rule: RbacRule) =>
+      rule.apiGroups.includes(group) && rule.resources.includes(resource) && rule.verbs.includes(verb) && (rule.resourceNames === undefined || (name !== undefined && rule.resourceNames.includes(name)));
+    const allowed = cluster.some(allows) || (namespace === 'kube-system' || resource === 'leases' ? namespaced.some(allows) : false);
+    if (!allowed) refused.push(`${verb} ${group}/${resource}${name ? `/${name}` : ''}`);
+  }
+  return [...new Set(refused)];
 }

@@ -1,7 +1,7 @@
 // azure/azuredisk end to end: the built provisioner as a process, against the stand-in API server
 // (or the cluster FLEXVOLUME_E2E_KUBECONFIG names) and the ARM simulator.
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
 
 let cluster: TestCluster;
 let sim: ArmSimulator;
@@ -16,6 +16,8 @@ beforeEach(async () => {
 afterEach(async () => {
   await provisioner?.stop();
   provisioner = undefined;
+  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
+  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
   await sim.close();
   await cluster.close();
 });

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
 import { goJson, mountOptions } from '../helpers/kubelet.ts';
 import { BUNDLE, createSandbox, type Sandbox } from '../helpers/sandbox.ts';
 
@@ -26,6 +26,8 @@ beforeEach(async () => {
 afterEach(async () => {
   await provisioner?.stop();
   provisioner = undefined;
+  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
+  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
   await sandbox.cleanup();
   await sim.close();
   await cluster.close();

@@ -1,7 +1,7 @@
 // Two replicas of the built provisioner: one leader through the Lease, the other standing by and
 // taking over when the leader dies; /healthz and /metrics; SIGTERM; a watch that ends with 410 Gone.
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
 
 let cluster: TestCluster;
 let sim: ArmSimulator;
@@ -18,6 +18,8 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((replica) => replica.stop()));
+  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
+  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
   await sim.close();
   await cluster.close();
 });

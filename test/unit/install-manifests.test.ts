@@ -4,8 +4,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1';
-import { PersistentVolume, PersistentVolumeClaim, Pod, Secret, type IPersistentVolume, type IPersistentVolumeClaim, type IPod, type ISecret } from 'kubernetes-models/v1';
+import { DaemonSet, Deployment, type IDaemonSet } from 'kubernetes-models/apps/v1';
+import { PersistentVolume, PersistentVolumeClaim, Pod, Secret, ServiceAccount, type IPersistentVolume, type IPersistentVolumeClaim, type IPod, type ISecret } from 'kubernetes-models/v1';
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 
 const INSTALL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../install');
 
@@ -16,6 +18,14 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   PersistentVolumeClaim,
   Pod,
   Secret,
+  // The provisioner's (install/provisioner.yaml, install/examples/provisioning/; see provisioner-manifests.test.ts).
+  ClusterRole,
+  ClusterRoleBinding,
+  Deployment,
+  Role,
+  RoleBinding,
+  ServiceAccount,
+  StorageClass,
 };
 
 function load(file: string): Array<Record<string, unknown>> {
@@ -44,7 +54,17 @@ const manifests = fs
   .sort();
 
 test('the manifests are the ones this test knows', () => {
-  expect(manifests).toEqual(['daemonset-control-plane.yaml', 'daemonset.yaml', 'examples/azuredisk.yaml', 'examples/azurefile.yaml', 'examples/nfs.yaml']);
+  expect(manifests).toEqual([
+    'daemonset-control-plane.yaml',
+    'daemonset.yaml',
+    'examples/azuredisk.yaml',
+    'examples/azurefile.yaml',
+    'examples/nfs.yaml',
+    'examples/provisioning/azuredisk.yaml',
+    'examples/provisioning/azurefile.yaml',
+    'examples/provisioning/nfs.yaml',
+    'provisioner.yaml',
+  ]);
 });
 
 test.each(manifests)('%s: every document is a valid object of a known kind', (file) => {
