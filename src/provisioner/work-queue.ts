@@ -11,6 +11,11 @@ export interface WorkQueueOptions {
   onError: (key: string, error: unknown, retryInMs: number) => void;
 }
 
+/** The wait before the next try after `failures` failures in a row. */
+export function retryDelayMs(failures: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(baseDelayMs * 2 ** (failures - 1), maxDelayMs);
+}
+
 export class WorkQueue {
   private readonly options: WorkQueueOptions;
   private readonly ready: string[] = [];
@@ -71,7 +76,7 @@ export class WorkQueue {
     } catch (error) {
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
-      const delay = Math.min(this.options.baseDelayMs * 2 ** (failures - 1), this.options.maxDelayMs);
+      const delay = retryDelayMs(failures, this.options.baseDelayMs, this.options.maxDelayMs);
       this.options.onError(key, error, delay);
       if (!this.stopped) {
         this.dirty.delete(key);
