@@ -272,6 +272,12 @@ describe('faults and discovery', () => {
     expect(body).toMatchObject({ kind: 'Status', reason: 'TooManyRequests', code: 429 });
     await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
     expect(api.count({ method: 'POST', status: 201 })).toBe(1);
+    api.injectFault({ pathIncludes: '/nodes', status: 429, times: 2 });
+    for (const attempt of [1, 2]) {
+      const throttled = await rawRequest(api, 'GET', '/api/v1/nodes');
+      expect([attempt, throttled.status, throttled.headers['retry-after']]).toEqual([attempt, 429, '1']);
+    }
+    expect((await rawRequest(api, 'GET', '/api/v1/nodes')).status).toBe(200);
   });
 
   test('the generic KubernetesObjectApi finds resources through discovery', async () => {

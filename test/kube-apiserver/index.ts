@@ -169,7 +169,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     try {
       reply = answer(request, message.headers.authorization, res);
     } catch (error) {
-      reply = error instanceof ApiError ? { status: error.code, body: error.toStatus() } : { status: 500, body: statusForCode(500, `stand-in bug: ${String(error)}`).toStatus() };
+      reply = error instanceof ApiError ? errorReply(error) : errorReply(statusForCode(500, `stand-in bug: ${String(error)}`));
     }
     if (reply === undefined) {
       entry.status = 200;
@@ -219,6 +219,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   };
 }
 
+/** A refusal as its Status; throttling also says when to come back, as API Priority and Fairness does. */
+function errorReply(error: ApiError): ApiReply {
+  const retryAfter = error.details?.retryAfterSeconds;
+  return { status: error.code, body: error.toStatus(), ...(retryAfter !== undefined ? { headers: { 'retry-after': String(retryAfter) } } : {}) };
+}
+
 function send(res: http.ServerResponse, reply: ApiReply): void {
   const isText = typeof reply.body === 'string';
   const payload = isText ? (reply.body as string) : JSON.stringify(reply.body);
@@ -226,6 +232,7 @@ function send(res: http.ServerResponse, reply: ApiReply): void {
     'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json',
     'content-length': Buffer.byteLength(payload),
     'cache-control': 'no-cache, private',
+    ...reply.headers,
   });
   res.end(payload);
 }

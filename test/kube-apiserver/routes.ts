@@ -20,6 +20,7 @@ export interface ApiRequest {
 export interface ApiReply {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 export interface Route {

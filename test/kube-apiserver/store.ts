@@ -26,7 +26,7 @@ export interface DeleteOptions {
 }
 
 export interface StoreOptions extends StrategyOptions {
-  /** Changes kept for watches to resume from; older resourceVersions get 410 Gone. */
+  /** Changes kept per storage for watches to resume from (a watch cache per resource); older → 410 Gone. */
   historyLimit: number;
 }
 
@@ -48,9 +48,9 @@ export function groupResource(def: ResourceDef): GroupResource {
 export class ObjectStore implements StoreView {
   private revision = 1;
   private readonly objects = new Map<string, Map<string, JsonObject>>();
-  private history: StoreEvent[] = [];
-  /** Changes up to this revision are forgotten: a watch from a resourceVersion below it is too old. */
-  private oldestRevision = 1;
+  private readonly history = new Map<string, StoreEvent[]>();
+  /** Per storage, changes up to this revision are forgotten: a watch from a resourceVersion below it is too old. */
+  private readonly oldestRevision = new Map<string, number>();
   private readonly listeners = new Set<(event: StoreEvent) => void>();
 
   private readonly options: StoreOptions;
@@ -67,8 +67,8 @@ export class ObjectStore implements StoreView {
     return this.revision;
   }
 
-  get oldestWatchableRevision(): number {
-    return this.oldestRevision;
+  oldestWatchableRevision(storage: string): number {
+    return this.oldestRevision.get(storage) ?? 1;
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
@@ -78,14 +78,14 @@ export class ObjectStore implements StoreView {
 
   /** Changes after `revision` (exclusive) in one storage, oldest first. */
   changesSince(storage: string, revision: number): StoreEvent[] {
-    return this.history.filter((event) => event.storage === storage && event.revision > revision);
+    return (this.history.get(storage) ?? []).filter((event) => event.revision > revision);
   }
 
   /** Forgets all history, as an etcd compaction does, and moves the counter on as an unrelated write would. */
   expireHistory(): void {
     this.revision += 1;
-    this.history = [];
-    this.oldestRevision = this.revision;
+    this.history.clear();
+    for (const def of RESOURCES) this.oldestRevision.set(def.storage, this.revision);
   }
 
   find(storage: string, namespace: string, name: string): JsonObject | undefined {
@@ -218,10 +218,12 @@ export class ObjectStore implements StoreView {
   }
 
   private record(event: StoreEvent): void {
-    this.history.push(event);
-    if (this.history.length > this.options.historyLimit) {
-      const dropped = this.history.splice(0, this.history.length - this.options.historyLimit);
-      this.oldestRevision = dropped.at(-1)?.revision ?? this.oldestRevision;
+    const kept = this.history.get(event.storage) ?? [];
+    this.history.set(event.storage, kept);
+    kept.push(event);
+    if (kept.length > this.options.historyLimit) {
+      const dropped = kept.splice(0, kept.length - this.options.historyLimit);
+      this.oldestRevision.set(event.storage, dropped.at(-1)?.revision ?? this.oldestWatchableRevision(event.storage));
     }
     for (const listener of this.listeners) listener(event);
   }

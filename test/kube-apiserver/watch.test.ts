@@ -152,3 +152,18 @@ test('dropWatches ends streams and the informer resumes without a relist', async
     await informer.stop();
   }
 });
+
+test('history is kept per resource: churn elsewhere does not expire a watch, churn here does', async () => {
+  await api.close();
+  api = await startKubeApiServer({ binder: false, historyLimit: 3 });
+  config.loadFromFile(api.kubeconfigPath);
+  core = config.makeApiClient(CoreV1Api);
+  const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+  for (let index = 0; index < 5; index += 1) await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: `s${index}` } } });
+  const afterSecrets = await watchLines(`${CLAIMS_PATH}?watch=true&resourceVersion=${created.metadata?.resourceVersion}`, () => false, 200);
+  expect(afterSecrets).toEqual({ lines: [], ended: false });
+  for (let index = 0; index < 4; index += 1) await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim(`c${index}`) });
+  const afterClaims = await watchLines(`${CLAIMS_PATH}?watch=true&resourceVersion=${created.metadata?.resourceVersion}`, () => false);
+  expect(afterClaims.lines.map((line) => line.type)).toEqual(['ERROR']);
+  expect(afterClaims.lines[0]?.object.code).toBe(410);
+});

@@ -81,7 +81,8 @@ export class WatchHub {
     }
     if (!/^\d+$/.test(resourceVersion)) throw badRequest(`invalid resource version: ${JSON.stringify(resourceVersion)}`);
     const revision = Number(resourceVersion);
-    if (revision < this.store.oldestWatchableRevision) return { expired: resourceExpired(resourceVersion, this.store.oldestWatchableRevision).toStatus() as unknown as JsonObject };
+    const oldest = this.store.oldestWatchableRevision(def.storage);
+    if (revision < oldest) return { expired: resourceExpired(resourceVersion, oldest).toStatus() as unknown as JsonObject };
     const events: Array<[WatchEventType, JsonObject]> = [];
     for (const event of this.store.changesSince(def.storage, revision)) {
       const translated = translate(event, request);
