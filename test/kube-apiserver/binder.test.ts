@@ -174,3 +174,13 @@ test('the binder never acts inside the request: a claim created then read at onc
   expect(created.metadata?.annotations).toBeUndefined();
   expect(created.status?.phase).toBe('Pending');
 });
+
+test('a Bound PV deleted first stays until its claim goes, then is Released and removed', async () => {
+  await createClass('disk');
+  const { volumeName } = await boundClaim('disk');
+  await core.deletePersistentVolume({ name: volumeName });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect((await core.readPersistentVolume({ name: volumeName })).status?.phase).toBe('Bound');
+  await core.deleteNamespacedPersistentVolumeClaim({ name: 'data', namespace: 'default' });
+  await waitFor('the PV gone', () => api.objects.get('pv', volumeName) === undefined);
+});

@@ -95,9 +95,9 @@ export class Binder {
   }
 
   private syncVolume(volume: JsonObject): void {
-    if (metadataOf(volume).deletionTimestamp) {
-      if (finalizersOf(volume).includes(PV_PROTECTION_FINALIZER) && phaseOf(volume) !== 'Bound') this.removeFinalizer(VOLUMES, volume, PV_PROTECTION_FINALIZER);
-      return;
+    // pv-protection lets a deleted PV go once it is not Bound; until then its phase is kept up to date.
+    if (metadataOf(volume).deletionTimestamp && finalizersOf(volume).includes(PV_PROTECTION_FINALIZER) && phaseOf(volume) !== 'Bound') {
+      return this.removeFinalizer(VOLUMES, volume, PV_PROTECTION_FINALIZER);
     }
     const ref = obj(obj(volume, 'spec'), 'claimRef');
     if (!str(ref.name)) return this.setVolumePhase(volume, 'Available');
