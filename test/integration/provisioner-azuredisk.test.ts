@@ -239,3 +239,16 @@ test('a hand-made azuredisk PV bound to a claim of an expandable class of ours i
   await growClaim(pvc, '5Gi');
   await waitFor('the disk grown', () => sim.getDisk('handmade')?.properties.diskSizeGB === 5);
 });
+
+test('50 claims at once: all Bound, one disk and one create each, ARM requests counted per claim', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  const className = await storageClass();
+  const claims = await Promise.all(Array.from({ length: 50 }, () => claim(className)));
+  await Promise.all(claims.map((pvc) => boundVolume(pvc)));
+  expect(sim.provisioning.diskCount()).toBe(50);
+  expect(sim.count({ method: 'PUT', pathIncludes: '/disks/' })).toBe(50);
+  // A read, the create, its poll(s) and the final read: the figure bench/provisioner.ts reports.
+  expect(sim.count({ kind: 'arm' }) / 50).toBeLessThan(8);
+  const volumes = (await cluster.list('pv')) as Json[];
+  expect(new Set(volumes.map((volume) => volume.spec.claimRef.uid))).toEqual(new Set(claims.map(uidOf)));
+});
