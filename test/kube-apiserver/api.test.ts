@@ -389,3 +389,26 @@ describe('metadata and collections', () => {
     expect(api.objects.get('events', 'e3', 'default')).toBeDefined();
   });
 });
+
+describe('selectors', () => {
+  test('every label selector operator, and an unsupported field label is 400', async () => {
+    const labelled: Array<[string, Record<string, string>]> = [
+      ['a', { tier: 'gold', zone: '1' }],
+      ['b', { tier: 'silver' }],
+      ['c', {}],
+    ];
+    for (const [name, labels] of labelled) await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name, labels } } });
+    const pick = async (labelSelector: string) => (await core.listNamespacedSecret({ namespace: 'default', labelSelector })).items.map((item) => item.metadata?.name);
+    expect(await pick('tier=gold')).toEqual(['a']);
+    expect(await pick('tier==silver')).toEqual(['b']);
+    expect(await pick('tier!=gold')).toEqual(['b', 'c']);
+    expect(await pick('tier notin (gold,silver)')).toEqual(['c']);
+    expect(await pick('zone')).toEqual(['a']);
+    expect(await pick('!zone,tier')).toEqual(['b']);
+    const { code, body } = await refusal(core.listNamespacedSecret({ namespace: 'default', fieldSelector: 'spec.nodeName=x' }));
+    expect(code).toBe(400);
+    expect(body.message).toBe('field label not supported: spec.nodeName');
+    const namespaces = await core.listNamespace({ labelSelector: 'kubernetes.io/metadata.name=kube-system' });
+    expect(namespaces.items.map((item) => item.metadata?.name)).toEqual(['kube-system']);
+  });
+});

@@ -74,7 +74,7 @@ export function prepareForCreate(storage: string, obj: JsonObject, store: StoreV
     case 'namespaces':
       obj.spec = { finalizers: ['kubernetes'] };
       obj.status = { phase: 'Active' };
-      return;
+      return labelNamespace(obj);
     case 'nodes':
       return;
   }
@@ -92,6 +92,8 @@ export function prepareForUpdate(storage: string, next: JsonObject, prev: JsonOb
     else next.status = structuredClone(prev.status);
   }
   switch (storage) {
+    case 'namespaces':
+      return labelNamespace(next);
     case 'persistentvolumeclaims':
       return updateClaim(next, prev, store);
     case 'persistentvolumes':
@@ -101,6 +103,12 @@ export function prepareForUpdate(storage: string, next: JsonObject, prev: JsonOb
     case 'secrets':
       return updateSecret(next, prev);
   }
+}
+
+/** The label every namespace carries (since 1.21), so selectors can pick namespaces by name. */
+function labelNamespace(obj: JsonObject): void {
+  const metadata = ensure(obj, 'metadata');
+  metadata.labels = { ...field(metadata, 'labels'), 'kubernetes.io/metadata.name': nameOf(obj) };
 }
 
 /** ResetObjectMetaForStatus: a status write changes neither spec nor labels, annotations, finalizers, owners. */
