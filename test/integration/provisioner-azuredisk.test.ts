@@ -252,3 +252,22 @@ test('50 claims at once: all Bound, one disk and one create each, ARM requests c
   const volumes = (await cluster.list('pv')) as Json[];
   expect(new Set(volumes.map((volume) => volume.spec.claimRef.uid))).toEqual(new Set(claims.map(uidOf)));
 });
+
+test('Azure refusals become events and retries: a quota exceeded until it is raised, a 429, a 409 conflict', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  const className = await storageClass();
+  sim.provisioning.diskQuota = 0;
+  const pvc = await claim(className);
+  const event = await waitForEvent(pvc.metadata.name, 'ProvisioningFailed');
+  expect(event.message).toMatch(/exceeding approved Total Regional Disks quota/);
+  sim.provisioning.diskQuota = undefined;
+  await boundVolume(pvc);
+
+  sim.injectFault({ method: 'PUT', pathIncludes: '/disks/', status: 429, retryAfterSeconds: 1 });
+  sim.injectFault({ method: 'PUT', pathIncludes: '/disks/', status: 409, code: 'Conflict' });
+  const throttled = await claim(className);
+  await boundVolume(throttled);
+  const reasons = (await eventsOf(throttled.metadata.name)).map((e) => e.reason);
+  expect(reasons.filter((reason) => reason === 'ProvisioningFailed').length).toBeGreaterThanOrEqual(1);
+  expect(sim.provisioning.diskCount()).toBe(2);
+});
