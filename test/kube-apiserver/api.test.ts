@@ -120,7 +120,7 @@ describe('objects', () => {
 });
 
 describe('status subresource', () => {
-  test('the main resource ignores status changes; /status ignores spec and metadata changes', async () => {
+  test('the main resource ignores status changes; /status ignores spec changes (metadata ones apply, as for real PVCs)', async () => {
     const created = await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
     const viaMain = await core.replaceNamespacedPersistentVolumeClaim({
       name: 'a',
@@ -136,7 +136,7 @@ describe('status subresource', () => {
     });
     expect(viaStatus.status).toEqual({ phase: 'Bound', capacity: { storage: '1Gi' } });
     expect(viaStatus.spec?.volumeName).toBeUndefined();
-    expect(viaStatus.metadata?.labels).toEqual({ via: 'main' });
+    expect(viaStatus.metadata?.labels).toEqual({ via: 'status' });
   });
 
   test('a status patch changes status only', async () => {

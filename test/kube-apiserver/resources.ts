@@ -80,8 +80,9 @@ function renameFields(object: JsonObject, pairs: Array<[string, string]>, apiVer
 export const RESOURCES: ResourceDef[] = [
   resource({ plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false, shortNames: ['ns'], hasStatus: true, fieldLabels: ['status.phase'] }),
   resource({ plural: 'nodes', singular: 'node', kind: 'Node', namespaced: false, shortNames: ['no'], hasStatus: true, fieldLabels: ['spec.unschedulable'], patchSchema: { ...OBJECT_META_RULES, 'status.conditions': { mergeKey: 'type' }, 'status.addresses': { mergeKey: 'type' }, 'spec.podCIDRs': {} } }),
-  resource({ plural: 'persistentvolumes', singular: 'persistentvolume', kind: 'PersistentVolume', namespaced: false, shortNames: ['pv'], hasStatus: true, returnsDeletedObject: true }),
-  resource({ plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], hasStatus: true, returnsDeletedObject: true, patchSchema: { ...OBJECT_META_RULES, 'status.conditions': { mergeKey: 'type' } } }),
+  // `name` as a field label is a bug the real server keeps for backward compatibility.
+  resource({ plural: 'persistentvolumes', singular: 'persistentvolume', kind: 'PersistentVolume', namespaced: false, shortNames: ['pv'], hasStatus: true, returnsDeletedObject: true, fieldLabels: ['name'] }),
+  resource({ plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], hasStatus: true, returnsDeletedObject: true, fieldLabels: ['name'], patchSchema: { ...OBJECT_META_RULES, 'status.conditions': { mergeKey: 'type' } } }),
   resource({ plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true, fieldLabels: ['type'] }),
   resource({ plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'], fieldLabels: CORE_EVENT_FIELDS }),
   resource({

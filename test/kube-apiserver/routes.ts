@@ -140,9 +140,11 @@ function matcher(route: Route, query: URLSearchParams): (obj: JsonObject) => boo
   };
 }
 
-/** A field selector's value: a dotted path into the stored object (`source` means source.component). */
+const FIELD_ALIASES: Record<string, string> = { source: 'source.component', name: 'metadata.name' };
+
+/** A field selector's value: a dotted path into the stored object, or what an alias stands for. */
 function fieldValue(obj: JsonObject, label: string): string {
-  const path = label === 'source' ? 'source.component' : label;
+  const path = FIELD_ALIASES[label] ?? label;
   let current: Json | undefined = obj;
   for (const part of path.split('.')) current = isObject(current) ? current[part] : undefined;
   if (current === undefined || current === null) return '';

@@ -82,7 +82,8 @@ export function prepareForCreate(storage: string, obj: JsonObject, store: StoreV
 
 export function prepareForUpdate(storage: string, next: JsonObject, prev: JsonObject, subresource: Subresource, store: StoreView): void {
   if (subresource === 'status') {
-    keepSpecAndMetadata(next, prev);
+    keepSpec(next, prev);
+    if (storage === 'namespaces') labelNamespace(next);
     if (storage === 'persistentvolumeclaims') canonicalizeQuantities(field(next, 'status').capacity);
     if (storage === 'persistentvolumes') stampPhaseTransition(next, prev);
     return;
@@ -111,16 +112,13 @@ function labelNamespace(obj: JsonObject): void {
   metadata.labels = { ...field(metadata, 'labels'), 'kubernetes.io/metadata.name': nameOf(obj) };
 }
 
-/** ResetObjectMetaForStatus: a status write changes neither spec nor labels, annotations, finalizers, owners. */
-function keepSpecAndMetadata(next: JsonObject, prev: JsonObject): void {
+/**
+ * The status strategies of these types put the stored spec back: a status write changes status and
+ * metadata only (they do not call ResetObjectMetaForStatus, so label and annotation changes apply).
+ */
+function keepSpec(next: JsonObject, prev: JsonObject): void {
   for (const key of Object.keys(next)) if (!['apiVersion', 'kind', 'metadata', 'status'].includes(key)) delete next[key];
   for (const key of Object.keys(prev)) if (!['apiVersion', 'kind', 'metadata', 'status'].includes(key)) next[key] = structuredClone(prev[key]) ?? null;
-  const metadata = ensure(next, 'metadata');
-  const prevMetadata = field(prev, 'metadata');
-  for (const key of ['labels', 'annotations', 'finalizers', 'ownerReferences', 'deletionTimestamp', 'deletionGracePeriodSeconds']) {
-    if (prevMetadata[key] === undefined) delete metadata[key];
-    else metadata[key] = structuredClone(prevMetadata[key]) ?? null;
-  }
 }
 
 function createClaim(obj: JsonObject, store: StoreView, options: StrategyOptions): void {
