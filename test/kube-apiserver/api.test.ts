@@ -412,3 +412,22 @@ describe('selectors', () => {
     expect(namespaces.items.map((item) => item.metadata?.name)).toEqual(['kube-system']);
   });
 });
+
+describe('events', () => {
+  test('events.k8s.io/v1 Events are validated strictly; core/v1 ones by the legacy namespace rule', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(api.kubeconfigPath);
+    const events = config.makeApiClient(EventsV1Api);
+    const { code, body } = await refusal(
+      events.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'e1' }, reason: 'Provisioning', regarding: { kind: 'PersistentVolumeClaim', namespace: 'default', name: 'a' } } as never }),
+    );
+    expect(code).toBe(422);
+    expect((body.details as { causes: Array<{ field: string }> }).causes.map((cause) => cause.field)).toEqual(['reportingController', 'reportingInstance', 'action', 'eventTime', 'type']);
+    const elsewhere = await refusal(
+      core.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'e2' }, involvedObject: { kind: 'PersistentVolumeClaim', namespace: 'other', name: 'a' }, reason: 'x' } }),
+    );
+    expect(elsewhere.code).toBe(422);
+    expect(elsewhere.body.message).toBe('Event "e2" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace');
+    await core.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'e3' }, involvedObject: { kind: 'PersistentVolume', name: 'pv-1' }, reason: 'VolumeFailedDelete' } });
+  });
+});

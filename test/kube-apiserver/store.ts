@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
 import { checkDecodable } from './decoding.ts';
+import { validateEventCreate } from './event-validation.ts';
 import { labelAndAnnotationErrors, nameErrors } from './object-meta.ts';
 import { type ResourceDef, RESOURCES, apiVersionOf, storageResource } from './resources.ts';
 import { type StoreView, type StrategyOptions, type Subresource, nowSeconds, prepareForCreate, prepareForUpdate } from './strategies.ts';
@@ -123,6 +124,7 @@ export class ObjectStore implements StoreView {
     else delete metadata.namespace;
     obj.apiVersion = apiVersionOf(def);
     obj.kind = def.kind;
+    if (def.storage === 'events') validateEventCreate(def.group, obj);
     prepareForCreate(def.storage, obj, this, this.options);
     return this.commit('ADDED', def.storage, obj);
   }
