@@ -53,7 +53,7 @@ export class ApiError extends Error {
   }
 }
 
-export function qualified(gr: GroupResource): string {
+function qualified(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
 

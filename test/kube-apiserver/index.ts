@@ -13,14 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { Binder } from './binder.ts';
 import { ApiError, statusForCode, unauthorized, pathNotFound } from './errors.ts';
-import type { JsonObject } from './patch.ts';
-import { type ResourceDef, RESOURCES, findResourceByKind } from './resources.ts';
+import { type ObjectAccess, objectAccess } from './object-access.ts';
 import { type ApiReply, type ApiRequest, documentFor, parseRoute, serveResource } from './routes.ts';
-import { ObjectStore, metadataOf, type DeleteOptions } from './store.ts';
-import { WatchHub, served } from './watch.ts';
+import { ObjectStore } from './store.ts';
+import { WatchHub } from './watch.ts';
 
 export { ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER } from './binder.ts';
 export { PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER } from './strategies.ts';
+export type { KubeObject, ObjectAccess, ResourceName } from './object-access.ts';
 
 export interface KubeApiServerOptions {
   /** 0 (the default) picks a free port. */
@@ -66,21 +66,6 @@ export interface KubeFault {
   message?: string;
   /** Matching requests it applies to; default 1. */
   times?: number;
-}
-
-/** A resource named as kubectl would: plural, short name or kind (`pvc`, `storageclasses`, `Lease`). */
-export type ResourceName = string;
-
-export type KubeObject = JsonObject;
-
-export interface ObjectAccess {
-  get(resource: ResourceName, name: string, namespace?: string): KubeObject | undefined;
-  list(resource: ResourceName, namespace?: string): KubeObject[];
-  /** The object's apiVersion and kind say what it is. */
-  create(object: KubeObject): KubeObject;
-  /** Same rules as a PUT (resourceVersion, if set, must be current); `status` writes the status subresource. */
-  update(object: KubeObject, options?: { subresource?: 'status' }): KubeObject;
-  delete(resource: ResourceName, name: string, namespace?: string, options?: DeleteOptions): void;
 }
 
 export interface KubeApiServer {
@@ -256,50 +241,4 @@ function matchesFilter(entry: LoggedRequest, filter: RequestFilter): boolean {
     (filter.contentType === undefined || entry.contentType.startsWith(filter.contentType)) &&
     (filter.watch === undefined || entry.watch === filter.watch)
   );
-}
-
-function resolveResource(resource: ResourceName): ResourceDef {
-  const wanted = resource.toLowerCase();
-  const candidates = RESOURCES.filter(
-    (def) => def.plural === wanted || def.kind.toLowerCase() === wanted || def.shortNames.includes(wanted) || `${def.plural}.${def.group}` === wanted,
-  );
-  const def = candidates.find((candidate) => candidate.toServed === undefined) ?? candidates[0];
-  if (!def) throw new Error(`unknown resource ${resource}`);
-  return def;
-}
-
-function objectAccess(store: ObjectStore): ObjectAccess {
-  const defOf = (object: KubeObject): ResourceDef => {
-    const def = findResourceByKind(String(object.apiVersion), String(object.kind));
-    if (!def) throw new Error(`unknown apiVersion/kind ${String(object.apiVersion)}/${String(object.kind)}`);
-    return def;
-  };
-  const namespaceOf = (def: ResourceDef, object: KubeObject): string => (def.namespaced ? String(metadataOf(object).namespace ?? 'default') : '');
-  const toStored = (def: ResourceDef, object: KubeObject): KubeObject => (def.toStored ? def.toStored(object) : object);
-  return {
-    get: (resource, name, namespace = '') => {
-      const def = resolveResource(resource);
-      const found = store.find(def.storage, def.namespaced ? namespace || 'default' : '', name);
-      return found ? served(def, found) : undefined;
-    },
-    list: (resource, namespace) => {
-      const def = resolveResource(resource);
-      return store
-        .all(def.storage)
-        .filter((obj) => namespace === undefined || metadataOf(obj).namespace === namespace)
-        .map((obj) => served(def, obj));
-    },
-    create: (object) => {
-      const def = defOf(object);
-      return served(def, store.create(def, namespaceOf(def, object), toStored(def, object)));
-    },
-    update: (object, updateOptions = {}) => {
-      const def = defOf(object);
-      return served(def, store.update(def, namespaceOf(def, object), String(metadataOf(object).name), toStored(def, object), updateOptions.subresource));
-    },
-    delete: (resource, name, namespace = '', deleteOptions = {}) => {
-      const def = resolveResource(resource);
-      store.delete(def, def.namespaced ? namespace || 'default' : '', name, deleteOptions);
-    },
-  };
 }

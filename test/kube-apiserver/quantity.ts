@@ -34,7 +34,7 @@ export function parseQuantity(text: string): Quantity | undefined {
 }
 
 /** -1, 0 or 1, like resource.Quantity.Cmp. */
-export function compareQuantities(a: Quantity, b: Quantity): number {
+function compareQuantities(a: Quantity, b: Quantity): number {
   const left = a.num * b.den;
   const right = b.num * a.den;
   return left < right ? -1 : left > right ? 1 : 0;
