@@ -59,14 +59,14 @@ export class LeaderElector {
     return this.lease !== undefined;
   }
 
-  /** Resolves once this replica holds the lease. */
-  async acquire(): Promise<void> {
+  /** True once this replica holds the lease; false if it was stopped first. */
+  async acquire(): Promise<boolean> {
     let waitingLogged = false;
     while (!this.stopped) {
       try {
         if (await this.tryAcquireOrRenew()) {
           this.options.log(`became the leader (lease ${this.options.namespace}/${this.options.name}, identity ${this.options.identity})`);
-          return;
+          return true;
         }
         if (!waitingLogged) this.options.log(`lease ${this.options.namespace}/${this.options.name} is held by another replica; standing by`);
         waitingLogged = true;
@@ -75,7 +75,7 @@ export class LeaderElector {
       }
       await sleep(this.options.retryPeriodMs);
     }
-    throw new Error('stopped before becoming the leader');
+    return false;
   }
 
   /** Renews until a renewal fails for the whole renew deadline (or the lease is taken); then resolves. */
@@ -98,9 +98,14 @@ export class LeaderElector {
     return 'stopped';
   }
 
+  /** Ends the attempts to acquire or renew. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Gives the lease up at shutdown, so the other replica need not wait for it to expire. */
   async release(): Promise<void> {
-    this.stopped = true;
+    this.stop();
     const lease = this.lease;
     if (lease?.spec?.holderIdentity !== this.options.identity) return;
     const { kube, namespace, name } = this.options;

@@ -19,9 +19,15 @@ import type { VolumeDriver } from './volume-driver.ts';
 /** The Lease and the events' component are named after the provisioner, `/` → `-` (§6). */
 const COMPONENT = 'azure-flexvolume-provisioner';
 
-/** The driver entry guards stdout for the kubelet's one reply; a pod logs to it instead. */
+/**
+ * The driver entry guards stdout and stderr for the kubelet's one reply; a pod logs to them
+ * instead, its own lines and whatever a library prints alike.
+ */
 function logToStdout(): void {
   configureLog({ toStdout: true, prefix: 'provisioner' });
+  for (const [name, fd] of [['stdout', 1], ['stderr', 2]] as const) {
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, value: fs.createWriteStream('', { fd, autoClose: false }) });
+  }
   process.removeAllListeners('uncaughtException');
   process.removeAllListeners('unhandledRejection');
   const fatal = (error: unknown) => {
@@ -101,7 +107,7 @@ async function serve(args: readonly string[]): Promise<void> {
     }
   });
 
-  const leading = await Promise.race([elector.acquire().then(() => true), shutdown.then(() => false)]);
+  const leading = await Promise.race([elector.acquire(), shutdown.then(() => false)]);
   if (leading && !stopping) {
     metrics.leader = true;
     controller = new Controller({
