@@ -349,11 +349,26 @@ describe('decoding', () => {
     expect(reply.status).toBe(400);
     expect(reply.json()).toMatchObject({
       reason: 'BadRequest',
-      message: 'PersistentVolume in version "v1" cannot be handled as a PersistentVolume: json: cannot unmarshal number into Go struct field FlexPersistentVolumeSource.spec.flexVolume.options.lun of type string',
+      message: 'PersistentVolume in version "v1" cannot be handled as a PersistentVolume: json: cannot unmarshal number into Go struct field FlexPersistentVolumeSource.spec.flexVolume.options of type string',
     });
     const badSize = await rawRequest(api, 'POST', '/api/v1/persistentvolumes', { body: { ...volume, spec: { ...volume.spec, capacity: { storage: '5 GB' }, flexVolume: { driver: 'd' } } } });
     expect(badSize.status).toBe(400);
     expect(String(badSize.json().message)).toContain('quantities must match the regular expression');
+  });
+
+  test('an unknown field is dropped with a Warning header, or refused with fieldValidation=Strict', async () => {
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', labelz: { a: 'b' } }, stringData: { k: 'v' }, strinData: { typo: 'x' } };
+    const warned = await rawRequest(api, 'POST', '/api/v1/namespaces/default/secrets', { body: secret });
+    expect(warned.status).toBe(201);
+    expect(warned.headers.warning).toBe('299 - "unknown field \\"metadata.labelz\\"", 299 - "unknown field \\"strinData\\""');
+    expect(warned.json()).not.toHaveProperty('strinData');
+    expect(api.requests.find((request) => request.method === 'POST')?.warnings).toEqual(['unknown field "metadata.labelz"', 'unknown field "strinData"']);
+    expect(api.objects.get('secret', 's', 'default')?.metadata).not.toHaveProperty('labelz');
+    const strict = await rawRequest(api, 'POST', '/api/v1/namespaces/default/secrets?fieldValidation=Strict', { body: { ...secret, metadata: { name: 't' } } });
+    expect(strict.status).toBe(400);
+    expect(strict.json().message).toBe('Secret in version "v1" cannot be handled as a Secret: strict decoding error: unknown field "strinData"');
+    const wrongType = await rawRequest(api, 'POST', '/apis/storage.k8s.io/v1/storageclasses', { body: { metadata: { name: 'sc' }, provisioner: 'p', allowVolumeExpansion: 'true' } });
+    expect(wrongType.json().message).toBe('StorageClass in version "v1" cannot be handled as a StorageClass: json: cannot unmarshal string into Go struct field StorageClass.allowVolumeExpansion of type bool');
   });
 
   test('quantities are written back canonically', async () => {

@@ -1,60 +1,53 @@
-// What decoding a request body into the Go types refuses before any validation: a number or bool
-// where a string map wants strings, a string where a bool or integer belongs, a malformed quantity.
-// The real server answers those with 400 BadRequest; accepting them would hide a client's bug.
+// What decoding a request body into the Go types does before any validation, driven by the OpenAPI
+// types client-node carries: a value of the wrong JSON type (a number in `flexVolume.options`, a
+// string for a bool) or a malformed quantity is 400 BadRequest; an unknown field is dropped with a
+// `Warning` header, or refused with `fieldValidation=Strict`, as the real server does. Accepting
+// either silently here would hide a client's bug that a real server shows.
+import * as models from '@kubernetes/client-node';
 import { badRequest } from './errors.ts';
 import { type Json, type JsonObject, isObject } from './patch.ts';
 import { parseQuantity } from './quantity.ts';
+import type { ResourceDef } from './resources.ts';
 
-type Expect = 'stringMap' | 'quantityMap' | 'bool' | 'integer';
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
-interface FieldRule {
-  path: string;
-  expect: Expect;
-  /** The Go struct the field belongs to, as decoding errors name it. */
-  goStruct: string;
+interface Attribute {
+  baseName: string;
+  type: string;
+  format: string;
 }
 
-const META: FieldRule[] = [
-  { path: 'metadata.labels', expect: 'stringMap', goStruct: 'ObjectMeta' },
-  { path: 'metadata.annotations', expect: 'stringMap', goStruct: 'ObjectMeta' },
-];
+type Model = { getAttributeTypeMap(): Attribute[] };
 
-const RULES: Record<string, FieldRule[]> = {
-  persistentvolumes: [
-    { path: 'spec.capacity', expect: 'quantityMap', goStruct: 'PersistentVolumeSpec' },
-    { path: 'spec.flexVolume.options', expect: 'stringMap', goStruct: 'FlexPersistentVolumeSource' },
-    { path: 'spec.flexVolume.readOnly', expect: 'bool', goStruct: 'FlexPersistentVolumeSource' },
-    { path: 'spec.csi.volumeAttributes', expect: 'stringMap', goStruct: 'CSIPersistentVolumeSource' },
-  ],
-  persistentvolumeclaims: [
-    { path: 'spec.resources.requests', expect: 'quantityMap', goStruct: 'VolumeResourceRequirements' },
-    { path: 'spec.resources.limits', expect: 'quantityMap', goStruct: 'VolumeResourceRequirements' },
-    { path: 'status.capacity', expect: 'quantityMap', goStruct: 'PersistentVolumeClaimStatus' },
-  ],
-  'storage.k8s.io/storageclasses': [
-    { path: 'parameters', expect: 'stringMap', goStruct: 'StorageClass' },
-    { path: 'allowVolumeExpansion', expect: 'bool', goStruct: 'StorageClass' },
-  ],
-  secrets: [
-    { path: 'stringData', expect: 'stringMap', goStruct: 'Secret' },
-    { path: 'immutable', expect: 'bool', goStruct: 'Secret' },
-  ],
-  nodes: [
-    { path: 'status.capacity', expect: 'quantityMap', goStruct: 'NodeStatus' },
-    { path: 'status.allocatable', expect: 'quantityMap', goStruct: 'NodeStatus' },
-  ],
-  'coordination.k8s.io/leases': [
-    { path: 'spec.leaseDurationSeconds', expect: 'integer', goStruct: 'LeaseSpec' },
-    { path: 'spec.leaseTransitions', expect: 'integer', goStruct: 'LeaseSpec' },
-  ],
-};
+/** Quantity maps: client-node types them as strings, the Go decoder takes strings or numbers in the quantity syntax. */
+const QUANTITY_MAPS = new Set([
+  'spec.capacity',
+  'spec.resources.requests',
+  'spec.resources.limits',
+  'status.capacity',
+  'status.allocatable',
+  'status.allocatedResources',
+]);
 
 const QUANTITY_PATTERN = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-function at(obj: JsonObject, path: string): Json | undefined {
-  let current: Json | undefined = obj;
-  for (const part of path.split('.')) current = isObject(current) ? current[part] : undefined;
-  return current;
+function modelOf(type: string): Model | undefined {
+  const candidate = (models as unknown as Record<string, unknown>)[type];
+  return typeof candidate === 'function' && 'getAttributeTypeMap' in candidate ? (candidate as unknown as Model) : undefined;
+}
+
+/** The Go struct a model stands for, as decoding errors name it (V1FlexPersistentVolumeSource → FlexPersistentVolumeSource). */
+function goStruct(type: string): string {
+  return type.replace(/^(Core|Events|Storage|Coordination)?V\d+((alpha|beta)\d+)?/, '');
+}
+
+function goType(type: string, format: string): string {
+  if (type.startsWith('Array<')) return `[]${goType(type.slice(6, -1), '')}`;
+  if (type.startsWith('{ [key: string]: ')) return `map[string]${goType(type.slice(17, -3), '')}`;
+  if (type === 'number') return format || 'int32';
+  if (type === 'boolean') return 'bool';
+  if (type === 'Date') return 'v1.Time';
+  return modelOf(type) ? `v1.${goStruct(type)}` : type;
 }
 
 function jsonType(value: Json): string {
@@ -64,31 +57,74 @@ function jsonType(value: Json): string {
   return typeof value;
 }
 
-/** Throws the real server's 400 for a body that would not decode into the resource's Go type. */
-export function checkDecodable(storage: string, kind: string, version: string, obj: JsonObject): void {
+interface Walk {
+  refuse: (detail: string) => never;
+  unknown: string[];
+}
+
+export interface Decoded {
+  object: JsonObject;
+  warnings: string[];
+}
+
+/** Checks and prunes a served-form object (what the client sent) against the resource's type. */
+export function decodeObject(def: ResourceDef, body: JsonObject, validation: FieldValidation = 'Warn'): Decoded {
   const refuse = (detail: string): never => {
-    throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: ${detail}`);
+    throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${detail}`);
   };
-  const unmarshal = (value: Json, rule: FieldRule, path: string, goType: string): never =>
-    refuse(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${rule.goStruct}.${path} of type ${goType}`);
-  for (const rule of [...META, ...(RULES[storage] ?? [])]) {
-    const value = at(obj, rule.path);
-    if (value === undefined || value === null) continue;
-    switch (rule.expect) {
-      case 'bool':
-        if (typeof value !== 'boolean') unmarshal(value, rule, rule.path, 'bool');
-        break;
-      case 'integer':
-        if (typeof value !== 'number' || !Number.isInteger(value)) unmarshal(value, rule, rule.path, 'int32');
-        break;
-      case 'stringMap':
-      case 'quantityMap': {
-        if (!isObject(value)) unmarshal(value, rule, rule.path, 'map[string]string');
-        for (const [key, entry] of Object.entries(value as JsonObject)) {
-          if (rule.expect === 'stringMap' && typeof entry !== 'string') unmarshal(entry, rule, `${rule.path}.${key}`, 'string');
-          if (rule.expect === 'quantityMap' && !(typeof entry === 'number' || (typeof entry === 'string' && parseQuantity(entry)))) refuse(QUANTITY_PATTERN);
-        }
-      }
+  const walk: Walk = { refuse, unknown: [] };
+  const object = decodeModel(body, def.model, '', walk) as JsonObject;
+  const warnings = walk.unknown.map((path) => `unknown field "${path}"`);
+  if (validation === 'Strict' && warnings.length) refuse(`strict decoding error: ${warnings.join(', ')}`);
+  return { object, warnings: validation === 'Warn' ? warnings : [] };
+}
+
+function decodeModel(value: JsonObject, type: string, path: string, walk: Walk): JsonObject {
+  const attributes = modelOf(type)?.getAttributeTypeMap() ?? [];
+  const result: JsonObject = {};
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = path ? `${path}.${key}` : key;
+    const attribute = attributes.find((candidate) => candidate.baseName === key);
+    if (!attribute) {
+      walk.unknown.push(childPath);
+      continue;
     }
+    result[key] = QUANTITY_MAPS.has(childPath) ? decodeQuantities(child, walk) : decodeValue(child, attribute, goStruct(type), childPath, walk);
   }
+  return result;
+}
+
+function decodeValue(value: Json, attribute: Pick<Attribute, 'type' | 'format'>, struct: string, path: string, walk: Walk): Json {
+  if (value === null) return null;
+  const { type, format } = attribute;
+  const mismatch = (): never => walk.refuse(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${struct}.${path} of type ${goType(type, format)}`);
+  if (type.startsWith('Array<')) {
+    if (!Array.isArray(value)) return mismatch();
+    return value.map((item) => decodeValue(item, { type: type.slice(6, -1), format: '' }, struct, path, walk));
+  }
+  if (type.startsWith('{ [key: string]: ')) {
+    if (!isObject(value)) return mismatch();
+    const inner = { type: type.slice(17, -3), format: '' };
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decodeValue(item, inner, struct, path, walk)]));
+  }
+  switch (type) {
+    case 'string':
+    case 'Date':
+      return typeof value === 'string' ? value : mismatch();
+    case 'number':
+      return typeof value === 'number' && (format === 'double' || Number.isInteger(value)) ? value : mismatch();
+    case 'boolean':
+      return typeof value === 'boolean' ? value : mismatch();
+  }
+  if (!modelOf(type)) return value;
+  return isObject(value) ? decodeModel(value, type, path, walk) : mismatch();
+}
+
+function decodeQuantities(value: Json, walk: Walk): Json {
+  if (value === null) return null;
+  if (!isObject(value)) return walk.refuse(QUANTITY_PATTERN);
+  for (const entry of Object.values(value)) {
+    if (!(typeof entry === 'number' || (typeof entry === 'string' && parseQuantity(entry)))) walk.refuse(QUANTITY_PATTERN);
+  }
+  return value;
 }

@@ -47,6 +47,8 @@ export interface LoggedRequest {
   /** Arrival, ms since the epoch. */
   time: number;
   watch: boolean;
+  /** The `Warning` headers of the answer (unknown fields dropped). */
+  warnings: string[];
 }
 
 export interface RequestFilter {
@@ -148,6 +150,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       status: 0,
       time: Date.now(),
       watch: request.path.includes('/watch/') || ['true', '1'].includes(request.query.get('watch') ?? ''),
+      warnings: [],
     };
     requests.push(entry);
     let reply: ApiReply | undefined;
@@ -161,6 +164,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       return;
     }
     entry.status = reply.status;
+    if (reply.warnings) entry.warnings = reply.warnings;
     send(res, reply);
   };
 

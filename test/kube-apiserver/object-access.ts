@@ -1,9 +1,9 @@
 // Test access to the objects without HTTP: the same store rules (validation, resourceVersion,
 // watch events), no auth, not in the request log.
 import type { JsonObject } from './patch.ts';
-import { type ResourceDef, RESOURCES, findResourceByKind } from './resources.ts';
+import { type ResourceDef, RESOURCES, findResourceByKind, served, storedForm } from './resources.ts';
 import { type DeleteOptions, type ObjectStore, metadataOf } from './store.ts';
-import { served } from './watch.ts';
+import { decodeObject } from './decoding.ts';
 
 /** A resource named as kubectl would: plural, short name or kind (`pvc`, `storageclasses`, `Lease`). */
 export type ResourceName = string;
@@ -37,7 +37,7 @@ export function objectAccess(store: ObjectStore): ObjectAccess {
     return def;
   };
   const namespaceOf = (def: ResourceDef, object: KubeObject): string => (def.namespaced ? String(metadataOf(object).namespace ?? 'default') : '');
-  const toStored = (def: ResourceDef, object: KubeObject): KubeObject => (def.toStored ? def.toStored(object) : object);
+  const toStored = (def: ResourceDef, object: KubeObject): KubeObject => storedForm(def, decodeObject(def, object).object);
   return {
     get: (resource, name, namespace = '') => {
       const def = resolveResource(resource);

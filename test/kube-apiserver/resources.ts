@@ -9,6 +9,8 @@ export interface ResourceDef {
   plural: string;
   singular: string;
   kind: string;
+  /** The client-node model of the served form: its OpenAPI types drive decoding. */
+  model: string;
   namespaced: boolean;
   shortNames: string[];
   hasStatus: boolean;
@@ -31,9 +33,11 @@ export function apiVersionOf(def: ResourceDef): string {
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 
 function resource(partial: Partial<ResourceDef> & Pick<ResourceDef, 'plural' | 'singular' | 'kind' | 'namespaced'>): ResourceDef {
+  const version = partial.version ?? 'v1';
   return {
     group: '',
-    version: 'v1',
+    version,
+    model: `V1${partial.kind}`,
     shortNames: [],
     hasStatus: false,
     storage: partial.group ? `${partial.group}/${partial.plural}` : partial.plural,
@@ -84,12 +88,13 @@ export const RESOURCES: ResourceDef[] = [
   resource({ plural: 'persistentvolumes', singular: 'persistentvolume', kind: 'PersistentVolume', namespaced: false, shortNames: ['pv'], hasStatus: true, returnsDeletedObject: true, fieldLabels: ['name'] }),
   resource({ plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], hasStatus: true, returnsDeletedObject: true, fieldLabels: ['name'], patchSchema: { ...OBJECT_META_RULES, 'status.conditions': { mergeKey: 'type' } } }),
   resource({ plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true, fieldLabels: ['type'] }),
-  resource({ plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'], fieldLabels: CORE_EVENT_FIELDS }),
+  resource({ plural: 'events', singular: 'event', kind: 'Event', model: 'CoreV1Event', namespaced: true, shortNames: ['ev'], fieldLabels: CORE_EVENT_FIELDS }),
   resource({
     group: 'events.k8s.io',
     plural: 'events',
     singular: 'event',
     kind: 'Event',
+    model: 'EventsV1Event',
     namespaced: true,
     shortNames: ['ev'],
     storage: 'events',
@@ -100,6 +105,15 @@ export const RESOURCES: ResourceDef[] = [
   resource({ group: 'storage.k8s.io', plural: 'storageclasses', singular: 'storageclass', kind: 'StorageClass', namespaced: false, shortNames: ['sc'], returnsDeletedObject: true }),
   resource({ group: 'coordination.k8s.io', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true }),
 ];
+
+/** An object as this resource serves it (events.k8s.io/v1 converts from the core storage form). */
+export function served(def: ResourceDef, stored: JsonObject): JsonObject {
+  return def.toServed ? def.toServed(stored) : stored;
+}
+
+export function storedForm(def: ResourceDef, servedObject: JsonObject): JsonObject {
+  return def.toStored ? def.toStored(servedObject) : servedObject;
+}
 
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {
   return RESOURCES.find((def) => def.group === group && def.version === version && def.plural === plural);

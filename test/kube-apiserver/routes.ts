@@ -4,10 +4,11 @@ import { parse as parseYaml } from 'yaml';
 import { badRequest, methodNotAllowed, pathNotFound, unsupportedMediaType } from './errors.ts';
 import { type Json, type JsonObject, isObject, jsonPatch, mergePatch, strategicMergePatch } from './patch.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import { type ResourceDef, apiGroupDocument, apiGroupList, apiResourceList, apiVersionOf, apiVersions, findResource } from './resources.ts';
+import { type ResourceDef, served, storedForm, apiGroupDocument, apiGroupList, apiResourceList, apiVersionOf, apiVersions, findResource } from './resources.ts';
 import { type ObjectStore, type DeleteOptions, groupResource, metadataOf } from './store.ts';
 import type { Subresource } from './strategies.ts';
-import { type WatchHub, byKey, served } from './watch.ts';
+import { type WatchHub, byKey } from './watch.ts';
+import { type FieldValidation, decodeObject } from './decoding.ts';
 
 export interface ApiRequest {
   method: string;
@@ -21,6 +22,7 @@ export interface ApiReply {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  warnings?: string[];
 }
 
 export interface Route {
@@ -84,6 +86,13 @@ export interface RouteContext {
 
 /** Serves a resource request; undefined when the reply went out as a watch stream. */
 export function serveResource(context: RouteContext, route: Route, request: ApiRequest, res: ServerResponse): ApiReply | undefined {
+  const warnings: string[] = [];
+  const reply = answerResource(context, route, request, res, warnings);
+  if (!reply || warnings.length === 0) return reply;
+  return { ...reply, warnings, headers: { ...reply.headers, warning: warnings.map((text) => `299 - ${JSON.stringify(text)}`).join(', ') } };
+}
+
+function answerResource(context: RouteContext, route: Route, request: ApiRequest, res: ServerResponse, warnings: string[]): ApiReply | undefined {
   const { store } = context;
   const { def, namespace, name } = route;
   const isWatch = route.legacyWatch || ['true', '1'].includes(request.query.get('watch') ?? '');
@@ -103,16 +112,16 @@ export function serveResource(context: RouteContext, route: Route, request: ApiR
   if (name === undefined) {
     if (request.method === 'GET') return { status: 200, body: list(store, route, request.query) };
     if (request.method === 'DELETE') return { status: 200, body: deleteCollection(store, route, request.query) };
-    if (request.method === 'POST') return { status: 201, body: served(def, store.create(def, namespace, stored(def, objectBody(request, def)))) };
+    if (request.method === 'POST') return { status: 201, body: served(def, store.create(def, namespace, decoded(request, def, objectBody(request, def), warnings))) };
     throw methodNotAllowed();
   }
   switch (request.method) {
     case 'GET':
       return { status: 200, body: served(def, store.get(def, namespace, name)) };
     case 'PUT':
-      return { status: 200, body: served(def, store.update(def, namespace, name, stored(def, objectBody(request, def)), route.subresource)) };
+      return { status: 200, body: served(def, store.update(def, namespace, name, decoded(request, def, objectBody(request, def), warnings), route.subresource)) };
     case 'PATCH':
-      return { status: 200, body: served(def, patch(store, route, name, request)) };
+      return { status: 200, body: served(def, patch(store, route, name, request, warnings)) };
     case 'DELETE':
       return remove(store, route, name, request);
     default:
@@ -197,11 +206,16 @@ function objectBody(request: ApiRequest, def: ResourceDef): JsonObject {
   return body;
 }
 
-function stored(def: ResourceDef, body: JsonObject): JsonObject {
-  return def.toStored ? def.toStored(body) : body;
+/** The body as the Go decoder leaves it (checked, unknown fields dropped), in the stored form. */
+function decoded(request: ApiRequest, def: ResourceDef, body: JsonObject, warnings: string[]): JsonObject {
+  const validation = request.query.get('fieldValidation') ?? 'Warn';
+  if (!['Ignore', 'Warn', 'Strict'].includes(validation)) throw badRequest(`fieldValidation must be one of Ignore, Warn, Strict, not ${validation}`);
+  const result = decodeObject(def, body, validation as FieldValidation);
+  warnings.push(...result.warnings);
+  return storedForm(def, result.object);
 }
 
-function patch(store: ObjectStore, route: Route, name: string, request: ApiRequest): JsonObject {
+function patch(store: ObjectStore, route: Route, name: string, request: ApiRequest, warnings: string[]): JsonObject {
   const { def, namespace } = route;
   const current = served(def, store.get(def, namespace, name));
   const document = parseBody(request);
@@ -214,7 +228,7 @@ function patch(store: ObjectStore, route: Route, name: string, request: ApiReque
   if (!isObject(patched)) throw badRequest('the patch did not produce an object');
   // The patch's resourceVersion (if it sets one) is a precondition; otherwise the current one is.
   metadataOf(patched).resourceVersion ??= metadataOf(current).resourceVersion ?? null;
-  return store.update(def, namespace, name, stored(def, patched), route.subresource);
+  return store.update(def, namespace, name, decoded(request, def, patched, warnings), route.subresource);
 }
 
 function remove(store: ObjectStore, route: Route, name: string, request: ApiRequest): ApiReply {

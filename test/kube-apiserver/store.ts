@@ -4,7 +4,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
-import { checkDecodable } from './decoding.ts';
 import { validateEventCreate } from './event-validation.ts';
 import { labelAndAnnotationErrors, nameErrors } from './object-meta.ts';
 import { type ResourceDef, RESOURCES, apiVersionOf, storageResource } from './resources.ts';
@@ -106,7 +105,6 @@ export class ObjectStore implements StoreView {
 
   create(def: ResourceDef, namespace: string, body: JsonObject): JsonObject {
     const obj = structuredClone(body);
-    checkDecodable(def.storage, def.kind, def.version, obj);
     const metadata = metadataOf(obj);
     this.checkNamespace(def, namespace, metadata);
     if (!metadata.name && typeof metadata.generateName === 'string') metadata.name = generateName(metadata.generateName);
@@ -131,7 +129,6 @@ export class ObjectStore implements StoreView {
 
   update(def: ResourceDef, namespace: string, name: string, body: JsonObject, subresource?: Subresource): JsonObject {
     const next = structuredClone(body);
-    checkDecodable(def.storage, def.kind, def.version, next);
     const prev = this.get(def, namespace, name);
     const metadata = metadataOf(next);
     const prevMetadata = metadataOf(prev);

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { badRequest, resourceExpired } from './errors.ts';
 import type { JsonObject } from './patch.ts';
-import { type ResourceDef, apiVersionOf } from './resources.ts';
+import { type ResourceDef, apiVersionOf, served } from './resources.ts';
 import { type ObjectStore, type StoreEvent, metadataOf } from './store.ts';
 
 export interface WatchRequest {
@@ -104,10 +104,6 @@ function translate(event: StoreEvent, request: WatchRequest): [WatchEventType, J
     return undefined;
   }
   return now ? [event.type, object] : undefined;
-}
-
-export function served(def: ResourceDef, stored: JsonObject): JsonObject {
-  return def.toServed ? def.toServed(stored) : stored;
 }
 
 export function byKey(a: JsonObject, b: JsonObject): number {
