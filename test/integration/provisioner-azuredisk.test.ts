@@ -1,6 +1,7 @@
 // azure/azuredisk end to end: the built provisioner as a process, against the stand-in API server
 // (or the cluster FLEXVOLUME_E2E_KUBECONFIG names) and the ARM simulator.
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
+import { BUILDS } from '../helpers/sandbox.ts';
 import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
 
 let cluster: TestCluster;
@@ -56,8 +57,8 @@ async function waitForEvent(name: string, reason: string): Promise<Json> {
   return waitFor(`event ${reason} on ${name}`, async () => (await eventsOf(name)).find((event) => event.reason === reason));
 }
 
-test('a claim of an azuredisk class gets a managed disk and a Bound PV the driver accepts; deleting the claim deletes both', async () => {
-  provisioner = startProvisioner({ cluster, sim });
+test.each(BUILDS)('$name: a claim of an azuredisk class gets a managed disk and a Bound PV the driver accepts; deleting the claim deletes both', async ({ file }) => {
+  provisioner = startProvisioner({ cluster, sim, executable: file });
   const className = await storageClass({ parameters: { skuName: 'Premium_LRS', cachingMode: 'none', tags: 'team=storage' }, mountOptions: ['noatime', 'discard'] });
   const pvc = await claim(className);
   const volume = await boundVolume(pvc);

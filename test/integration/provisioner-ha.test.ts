@@ -106,6 +106,16 @@ test('SIGTERM: the Lease is released, the standby takes over, and a standby stop
   expect(third.lines.some((line) => /fatal/.test(line))).toBe(false);
 });
 
+test('SIGTERM while a disk is being created: the work finishes, the PV is saved, then the process exits', async () => {
+  const leader = replica('replica-a');
+  await leader.waitForLine(/caches synced/);
+  sim.provisioning.latencyMs = 1500;
+  const pvc = await claim();
+  await waitFor('the disk create sent', () => sim.count({ method: 'PUT', pathIncludes: '/disks/' }) === 1);
+  expect(await leader.stop()).toBe(0);
+  expect(await cluster.get('pv', `pvc-${pvc.metadata.uid}`)).toBeDefined();
+});
+
 test('a watch that ends with 410 Gone is listed again, and claims made meanwhile are provisioned', async () => {
   const standIn = cluster.standIn;
   if (standIn === undefined) return;
