@@ -254,6 +254,23 @@ describe('validation and admission', () => {
     expect(missing.body.message).toBe('namespaces "nowhere" not found');
   });
 
+  test('PV spec validation: enumerations, the volume source, node affinity terms', async () => {
+    const volume = (spec: Record<string, unknown>) => ({
+      metadata: { name: 'pv1' },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], flexVolume: { driver: 'azure/azuredisk' }, ...spec },
+    });
+    const modes = await refusal(core.createPersistentVolume({ body: volume({ accessModes: ['RWO'] }) }));
+    expect(modes.body.message).toBe('PersistentVolume "pv1" is invalid: spec.accessModes: Unsupported value: "RWO": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"');
+    const affinity = await refusal(
+      core.createPersistentVolume({ body: volume({ nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [] }] }] } } }) }),
+    );
+    expect(affinity.body.message).toBe("PersistentVolume \"pv1\" is invalid: spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'");
+    const noDriver = await refusal(core.createPersistentVolume({ body: volume({ flexVolume: { options: {} } }) }));
+    expect(noDriver.body.message).toBe('PersistentVolume "pv1" is invalid: spec.flexVolume.driver: Required value');
+    const created = await core.createPersistentVolume({ body: volume({}) });
+    expect(created.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+  });
+
   test('StorageClass defaults and immutable parameters', async () => {
     const created = await storage.createStorageClass({ body: { metadata: { name: 'sc' }, provisioner: 'azure/azuredisk', parameters: { skuName: 'Premium_LRS' } } });
     expect(created.reclaimPolicy).toBe('Delete');

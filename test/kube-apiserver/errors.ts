@@ -104,9 +104,12 @@ const TYPE_TEXT: Record<FieldError['type'], string> = {
   Duplicate: 'Duplicate value',
 };
 
+/** field.Error.ErrorBody: `<type>[: <value>][: <detail>]`. */
 function fieldErrorBody(error: FieldError): string {
-  const value = error.value === undefined ? '' : `${JSON.stringify(error.value)}: `;
-  return `${TYPE_TEXT[error.type]}: ${value}${error.detail}`;
+  const parts = [TYPE_TEXT[error.type]];
+  if (error.value !== undefined) parts.push(JSON.stringify(error.value));
+  if (error.detail) parts.push(error.detail);
+  return parts.join(': ');
 }
 
 /** 422 Invalid: `<Kind> "<name>" is invalid: <field>: <type>: <detail>` (several in brackets). */

@@ -4,6 +4,7 @@
 import { type FieldError, badRequest, forbidden, invalid } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
 import { canonicalQuantity, compareQuantityText } from './quantity.ts';
+import { VOLUME_SOURCES, claimSpecErrors, classErrors, volumeSpecErrors } from './spec-validation.ts';
 
 export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
 export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
@@ -128,9 +129,7 @@ function createClaim(obj: JsonObject, store: StoreView, options: StrategyOptions
   const resources = field(spec, 'resources');
   canonicalizeQuantities(resources.requests);
   canonicalizeQuantities(resources.limits);
-  const errors: FieldError[] = [];
-  if (!Array.isArray(spec.accessModes) || spec.accessModes.length === 0) errors.push({ type: 'Required', field: 'spec.accessModes', detail: 'at least 1 access mode is required' });
-  if (!isObject(resources.requests) || typeof resources.requests.storage !== 'string') errors.push({ type: 'Required', field: 'spec.resources[storage]', detail: '' });
+  const errors = claimSpecErrors(spec);
   if (errors.length) throw invalid('', 'PersistentVolumeClaim', nameOf(obj), errors);
   if (spec.storageClassName === undefined) {
     const defaultClass = store.all('storage.k8s.io/storageclasses').find((sc) => str(field(field(sc, 'metadata'), 'annotations')[DEFAULT_CLASS_ANNOTATION]) === 'true');
@@ -159,7 +158,7 @@ function updateClaim(next: JsonObject, prev: JsonObject, store: StoreView): void
     delete prevComparable.volumeAttributesClassName;
   }
   for (const candidate of [comparable, prevComparable]) for (const key of Object.keys(candidate)) if (candidate[key] === null) delete candidate[key];
-  const errors: FieldError[] = [];
+  const errors = claimSpecErrors(spec);
   if (!sameJson(comparable, prevComparable)) errors.push({ type: 'Forbidden', field: 'spec', detail: CLAIM_SPEC_IMMUTABLE });
   const newSize = str(field(field(spec, 'resources'), 'requests').storage);
   const oldSize = str(field(field(prevSpec, 'resources'), 'requests').storage);
@@ -180,23 +179,13 @@ function admitResize(claim: JsonObject, store: StoreView): void {
   }
 }
 
-const VOLUME_SOURCES = [
-  'awsElasticBlockStore', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'csi', 'fc', 'flexVolume', 'flocker', 'gcePersistentDisk',
-  'glusterfs', 'hostPath', 'iscsi', 'local', 'nfs', 'photonPersistentDisk', 'portworxVolume', 'quobyte', 'rbd', 'scaleIO', 'storageos', 'vsphereVolume',
-];
-
 function createVolume(obj: JsonObject, options: StrategyOptions): void {
   const spec = ensure(obj, 'spec');
   obj.status = { phase: 'Pending', lastPhaseTransitionTime: nowSeconds() };
   spec.persistentVolumeReclaimPolicy ??= 'Retain';
   spec.volumeMode ??= 'Filesystem';
   canonicalizeQuantities(spec.capacity);
-  const errors: FieldError[] = [];
-  if (!isObject(spec.capacity) || typeof spec.capacity.storage !== 'string') errors.push({ type: 'Required', field: 'spec.capacity', detail: '' });
-  if (!Array.isArray(spec.accessModes) || spec.accessModes.length === 0) errors.push({ type: 'Required', field: 'spec.accessModes', detail: '' });
-  const sources = VOLUME_SOURCES.filter((source) => spec[source] !== undefined);
-  if (sources.length === 0) errors.push({ type: 'Required', field: 'spec', detail: 'must specify a volume type' });
-  if (sources.length > 1) errors.push({ type: 'Forbidden', field: `spec.${sources[1]}`, detail: 'may not specify more than 1 volume type' });
+  const errors = volumeSpecErrors(spec);
   if (errors.length) throw invalid('', 'PersistentVolume', nameOf(obj), errors);
   if (options.protectionFinalizers) addFinalizer(obj, PV_PROTECTION_FINALIZER);
 }
@@ -205,7 +194,7 @@ function updateVolume(next: JsonObject, prev: JsonObject): void {
   const spec = field(next, 'spec');
   const prevSpec = field(prev, 'spec');
   canonicalizeQuantities(spec.capacity);
-  const errors: FieldError[] = [];
+  const errors = volumeSpecErrors(spec);
   if (!VOLUME_SOURCES.every((source) => sameJson(spec[source], prevSpec[source]))) {
     errors.push({ type: 'Forbidden', field: 'spec.persistentvolumesource', detail: 'spec.persistentvolumesource is immutable after creation' });
   }
@@ -221,13 +210,12 @@ function stampPhaseTransition(next: JsonObject, prev: JsonObject): void {
 function createClass(obj: JsonObject): void {
   obj.reclaimPolicy ??= 'Delete';
   obj.volumeBindingMode ??= 'Immediate';
-  if (typeof obj.provisioner !== 'string' || obj.provisioner === '') {
-    throw invalid('storage.k8s.io', 'StorageClass', nameOf(obj), [{ type: 'Required', field: 'provisioner', detail: '' }]);
-  }
+  const errors = classErrors(obj);
+  if (errors.length) throw invalid('storage.k8s.io', 'StorageClass', nameOf(obj), errors);
 }
 
 function updateClass(next: JsonObject, prev: JsonObject): void {
-  const errors: FieldError[] = [];
+  const errors = classErrors(next);
   for (const field of ['parameters', 'provisioner', 'reclaimPolicy']) {
     if (!sameJson(next[field], prev[field])) errors.push({ type: 'Forbidden', field, detail: `updates to ${field} are forbidden.` });
   }
