@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { azurediskOptions, FILESYSTEMS } from '../drivers/azuredisk/options.ts';
 import { InvalidInput } from '../flexvolume/errors.ts';
 import { parseDriverOptions } from '../flexvolume/options.ts';
+import { armFailure } from '../azure/arm-errors.ts';
 import { parseDiskUri } from '../azure/disk-uri.ts';
 import { createManagedDisk, deleteManagedDisk, readManagedDisk, resizeManagedDisk, type ManagedDisk } from '../azure/managed-disks.ts';
 import type { V1PersistentVolume } from '../kube/client.ts';
@@ -97,13 +98,15 @@ export function createAzurediskProvisioner(azure: AzureContext): VolumeDriver {
       throw new InvalidInput(`parameters 'diskIOPSReadWrite' and 'diskMBpsReadWrite' apply to UltraSSD_LRS and PremiumV2_LRS disks only, not ${skuName}`);
     }
     const waitsForNode = storageClass.volumeBindingMode === 'WaitForFirstConsumer';
+    if (skuName.endsWith('_ZRS') && p.zones !== undefined) throw new InvalidInput(`parameter 'zones' cannot be used with ${skuName}: zone-redundant disks span the zones`);
     if (waitsForNode && p.zones !== undefined) {
       throw new InvalidInput("parameter 'zones' cannot be used with volumeBindingMode WaitForFirstConsumer: the disk goes to the selected node's zone");
     }
     const zones = p.zones?.split(',').map((zone) => zone.trim());
     // Immediate classes spread claims over the listed zones by their uid.
     const listed = zones?.[parseInt((claim.metadata?.uid ?? '0').slice(0, 8), 16) % zones.length];
-    const zone = p.zoned === 'false' ? undefined : waitsForNode ? zoneNumber(request.nodeZone) : listed;
+    // A zone-redundant disk spans the zones: it takes none, and any node can use it.
+    const zone = p.zoned === 'false' || skuName.endsWith('_ZRS') ? undefined : waitsForNode ? zoneNumber(request.nodeZone) : listed;
     if (zone === undefined && skuName === 'UltraSSD_LRS') throw new InvalidInput('UltraSSD_LRS disks must be zonal: use WaitForFirstConsumer in a zonal cluster, or list zones');
     const options = parseOptions({
       diskName: request.volumeName,
@@ -189,8 +192,15 @@ export function createAzurediskProvisioner(azure: AzureContext): VolumeDriver {
       if (disk.managedBy !== undefined && OFFLINE_RESIZE_ONLY.has(disk.skuName)) {
         return { status: 'waiting', reason: `Azure cannot grow a ${disk.skuName} disk while it is attached; disk ${uri.name} grows to ${wanted} GiB once its pod stops and it is detached` };
       }
-      const grown = await resizeManagedDisk(azure.compute, uri.resourceGroup, uri.name, wanted, azure.signal());
-      return { status: 'grown', fromGiB: disk.sizeGB, toGiB: grown.sizeGB };
+      try {
+        const grown = await resizeManagedDisk(azure.compute, uri.resourceGroup, uri.name, wanted, azure.signal());
+        return { status: 'grown', fromGiB: disk.sizeGB, toGiB: grown.sizeGB };
+      } catch (error) {
+        // Azure's own answer for a disk it will not grow while attached: wait for the detach.
+        const { status, code, message } = armFailure(error);
+        if (disk.managedBy === undefined || status !== 409 || code !== 'OperationNotAllowed') throw error;
+        return { status: 'waiting', reason: `Azure will not grow disk ${uri.name} while it is attached (${message}); it grows to ${wanted} GiB once detached` };
+      }
     },
   };
 }

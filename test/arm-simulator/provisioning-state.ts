@@ -131,6 +131,7 @@ export class ProvisioningState {
     if (zones !== undefined && (!Array.isArray(zones) || zones.length !== 1 || !['1', '2', '3'].includes(zones[0] ?? ''))) {
       throw new ArmError(400, 'InvalidParameter', `'zones' must name one availability zone of ${this.base.config.location}: 1, 2 or 3.`);
     }
+    if (skuName.endsWith('_ZRS') && zones !== undefined) throw new ArmError(400, 'InvalidParameter', `Zone-redundant disks (${skuName}) cannot be placed in an availability zone.`);
     if (skuName === 'UltraSSD_LRS' && zones === undefined) throw new ArmError(400, 'InvalidParameter', 'UltraSSD_LRS disks must be created in an availability zone.');
     if (this.diskQuota !== undefined && this.diskCount() >= this.diskQuota) {
       throw new ArmError(409, 'QuotaExceeded', `Operation could not be completed as it results in exceeding approved Total Regional Disks quota. Location: ${this.base.config.location}, Current Limit: ${this.diskQuota}.`);

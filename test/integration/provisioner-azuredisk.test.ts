@@ -117,7 +117,7 @@ test('a crash between creating the disk and saving the PV: the next run finds th
 test('a claim of a WaitForFirstConsumer class waits for its node, then gets a disk in that node zone and the matching node affinity', async () => {
   provisioner = startProvisioner({ cluster, sim });
   await cluster.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-z2', labels: { 'topology.kubernetes.io/zone': `${sim.location}-2` } } });
-  const className = await storageClass({ volumeBindingMode: 'WaitForFirstConsumer', parameters: { skuName: 'Premium_ZRS' } });
+  const className = await storageClass({ volumeBindingMode: 'WaitForFirstConsumer', parameters: { skuName: 'Premium_LRS' } });
   const pvc = await claim(className);
   const pvName = `pvc-${uidOf(pvc)}`;
   await provisioner.waitForLine(/caches synced/);
@@ -133,6 +133,15 @@ test('a claim of a WaitForFirstConsumer class waits for its node, then gets a di
     required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [`${sim.location}-2`] }] }] },
   });
   expect(volume.metadata.labels['topology.kubernetes.io/zone']).toBe(`${sim.location}-2`);
+
+  // A zone-redundant disk in the same class shape gets no zone and no affinity.
+  const zrs = await claim(await storageClass({ volumeBindingMode: 'WaitForFirstConsumer', parameters: { skuName: 'Premium_ZRS' } }));
+  const zrsClaim = (await cluster.get('pvc', zrs.metadata.name, cluster.namespace)) as Json;
+  zrsClaim.metadata.annotations = { ...zrsClaim.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-z2' };
+  await cluster.update(zrsClaim);
+  const zrsVolume = await boundVolume(zrs);
+  expect(zrsVolume.spec.nodeAffinity).toBeUndefined();
+  expect(sim.getDisk(zrsVolume.metadata.name)?.sku.name).toBe('Premium_ZRS');
 });
 
 describe('bad StorageClass parameters and claim shapes are answered with an event, and nothing is created', () => {
@@ -144,6 +153,7 @@ describe('bad StorageClass parameters and claim shapes are answered with an even
     ['IOPS on a SKU without them', { parameters: { skuName: 'Premium_LRS', diskIOPSReadWrite: '500' } }, {}, /UltraSSD_LRS and PremiumV2_LRS disks only/],
     ['zones with WaitForFirstConsumer', { volumeBindingMode: 'WaitForFirstConsumer', parameters: { zones: '1' } }, { selectedNode: true }, /cannot be used with volumeBindingMode WaitForFirstConsumer/],
     ['a non-zonal Ultra disk', { parameters: { skuName: 'UltraSSD_LRS' } }, {}, /must be zonal/],
+    ['zones for a zone-redundant disk', { parameters: { skuName: 'StandardSSD_ZRS', zones: '1,2' } }, {}, /zone-redundant disks span the zones/],
     ['a bad filesystem', { parameters: { fsType: 'btrfs' } }, {}, /fsType/],
     ['a bad mount option', { mountOptions: ['a b'] }, {}, /mountOptions/],
     ['ReadWriteMany', {}, { accessModes: ['ReadWriteMany'] }, /support access modes ReadWriteOnce; the claim asks for ReadWriteMany/],
@@ -271,4 +281,17 @@ test('Azure refusals become events and retries: a quota exceeded until it is rai
   const reasons = (await eventsOf(throttled.metadata.name)).map((e) => e.reason);
   expect(reasons.filter((reason) => reason === 'ProvisioningFailed').length).toBeGreaterThanOrEqual(1);
   expect(sim.provisioning.diskCount()).toBe(2);
+});
+
+test('when Azure itself refuses to grow an attached disk, the claim waits with Azure words in the event', async () => {
+  provisioner = startProvisioner({ cluster, sim });
+  sim.addVM({ name: 'node-1' });
+  const pvc = await claim(await storageClass({ allowVolumeExpansion: true, parameters: { skuName: 'Premium_LRS' } }), { resources: { requests: { storage: '4Gi' } } });
+  const volume = await boundVolume(pvc);
+  sim.attachDirectly('node-1', volume.metadata.name, 0);
+  sim.injectFault({ method: 'PATCH', pathIncludes: '/disks/', status: 409, code: 'OperationNotAllowed', message: 'Disk resize of an attached disk is not supported for this VM size.', times: 100 });
+  await growClaim(pvc, '8Gi');
+  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizePending');
+  expect(event.message).toMatch(/Azure will not grow disk .* while it is attached \(Disk resize of an attached disk is not supported/);
+  expect(sim.getDisk(volume.metadata.name)?.properties.diskSizeGB).toBe(4);
 });
