@@ -80,11 +80,17 @@ async function connectRealCluster(kubeconfigPath: string): Promise<TestCluster> 
     return { apiVersion, kind: k, metadata: { name, ...(namespaced && { namespace: ns ?? namespace }) } };
   };
   const asObject = (object: KubernetesObject) => JSON.parse(JSON.stringify(object)) as KubeObject;
+  /** Cluster-scoped objects outlive the test namespace: they are deleted one by one at the end. */
+  const created: KubeObject[] = [];
   return {
     kubeconfigPath,
     namespace,
     standIn: undefined,
-    create: async (object) => asObject(await api.create(object as KubernetesObject)),
+    create: async (object) => {
+      const made = asObject(await api.create(object as KubernetesObject));
+      created.push(made);
+      return made;
+    },
     get: async (kind, name, ns) => {
       try {
         return asObject(await api.read(header(kind, name, ns)));
@@ -106,6 +112,10 @@ async function connectRealCluster(kubeconfigPath: string): Promise<TestCluster> 
       }
     },
     close: async () => {
+      for (const object of created.reverse()) {
+        const metadata = object.metadata as { name?: string; namespace?: string } | undefined;
+        if (metadata?.namespace === undefined) await api.delete(object as KubernetesObject).catch(() => undefined);
+      }
       await api.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }).catch(() => undefined);
     },
   };
