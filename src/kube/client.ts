@@ -7,6 +7,7 @@ import {
   CoreV1Api,
   KubeConfig,
   StorageV1Api,
+  V1MicroTime,
   type CoreV1Event,
   type V1Lease,
   type V1Node,
@@ -14,6 +15,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 
+export { V1MicroTime };
 export type {
   CoreV1Event,
   V1Lease,

@@ -3,8 +3,7 @@
 // once a renewal has not succeeded within the renew deadline. Every write carries the
 // resourceVersion it read, so two replicas can never both win.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kube, V1Lease } from '../kube/client.ts';
-import { describeKubeError } from '../kube/client.ts';
+import { describeKubeError, V1MicroTime, type Kube, type V1Lease } from '../kube/client.ts';
 
 export interface LeaderOptions {
   kube: Kube;
@@ -34,12 +33,13 @@ export class LeaderElector {
   }
 
   private spec(acquired: boolean, previous: V1Lease | undefined): V1Lease['spec'] {
-    const now = new Date();
+    // A Lease's times are MicroTime: the API server parses exactly six fractional digits.
+    const now = new V1MicroTime();
     const transitions = previous?.spec?.leaseTransitions ?? 0;
     return {
       holderIdentity: this.options.identity,
       leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
-      acquireTime: acquired ? now : (previous?.spec?.acquireTime ?? now),
+      acquireTime: acquired || previous?.spec?.acquireTime === undefined ? now : new V1MicroTime(previous.spec.acquireTime),
       renewTime: now,
       leaseTransitions: acquired && previous !== undefined ? transitions + 1 : transitions,
     };
@@ -110,7 +110,7 @@ export class LeaderElector {
     if (lease?.spec?.holderIdentity !== this.options.identity) return;
     const { kube, namespace, name } = this.options;
     try {
-      await kube.replaceLease(namespace, { ...lease, metadata: { ...lease.metadata, name }, spec: { ...lease.spec, holderIdentity: '', renewTime: new Date(0), leaseDurationSeconds: 1 } });
+      await kube.replaceLease(namespace, { ...lease, metadata: { ...lease.metadata, name }, spec: { ...lease.spec, holderIdentity: '', acquireTime: undefined, renewTime: undefined, leaseDurationSeconds: 1 } });
     } catch (error) {
       this.options.log(`releasing the lease failed: ${describeKubeError(error)}`);
     }

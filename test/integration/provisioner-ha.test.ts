@@ -57,6 +57,10 @@ test('two replicas: one leader does the work, the other stands by and takes over
   const second = replica('replica-b');
   await second.waitForLine(/held by another replica; standing by/);
   expect(await leaseHolder()).toBe('replica-a');
+  // MicroTime, as a real API server parses it: exactly six fractional digits.
+  const lease = (await cluster.get('lease', 'azure-flexvolume-provisioner', cluster.namespace)) as Json;
+  expect(lease.spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  expect(lease.spec.acquireTime).toMatch(/\.\d{6}Z$/);
   // Both are healthy; only the leader says so in its metrics.
   expect((await fetch(`${await second.metricsUrl}/healthz`)).status).toBe(200);
   expect(await metricsOf(second)).toMatch(/^flexvolume_provisioner_leader 0$/m);
