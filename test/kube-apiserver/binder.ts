@@ -14,6 +14,7 @@ export const ANN_BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-p
 export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
 export const ANN_BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller';
+export const ANN_PRE_RESIZE_CAPACITY = 'volume.alpha.kubernetes.io/pre-resize-capacity';
 
 const CLAIMS = storageResource('persistentvolumeclaims');
 const VOLUMES = storageResource('persistentvolumes');
@@ -110,8 +111,8 @@ export class Binder {
       if (!['Released', 'Failed'].includes(phaseOf(volume))) this.setVolumePhase(volume, 'Released');
       return;
     }
-    // Binding itself is the claim sync's work, as in the real controller; a provisioned PV waits for it.
-    if (str(obj(claim, 'spec').volumeName) === '' && !['Available', 'Bound'].includes(phaseOf(volume))) this.setVolumePhase(volume, 'Available');
+    // Binding is the claim sync's work, as in the real controller: a provisioned PV stays Pending until then.
+    if (str(obj(claim, 'spec').volumeName) === nameOf(volume)) this.setVolumePhase(volume, 'Bound');
   }
 
   private syncClaim(claim: JsonObject): void {
@@ -126,12 +127,10 @@ export class Binder {
 
   private syncUnboundClaim(claim: JsonObject): void {
     const volumes = this.store.all(VOLUMES.storage).filter((volume) => !metadataOf(volume).deletionTimestamp);
-    const preBound = volumes.find((volume) => refersTo(volume, claim));
-    if (preBound) {
-      if (satisfies(preBound, claim)) this.bind(preBound, claim);
-      else this.announce(claim, 'Warning', 'VolumeMismatch', `Cannot bind to requested volume "${nameOf(preBound)}": it does not satisfy the claim's size, access modes, volume mode or class`);
-      return;
-    }
+    // findMatchingVolume: a PV pre-bound to the claim wins if it fits (its class is not checked), else
+    // the search goes on as if it were not there.
+    const preBound = volumes.find((volume) => refersTo(volume, claim) && fits(volume, claim));
+    if (preBound) return this.bind(preBound, claim);
     const className = str(obj(claim, 'spec').storageClassName);
     const storageClass = className ? this.store.find('storage.k8s.io/storageclasses', '', className) : undefined;
     const delayed = storageClass?.volumeBindingMode === 'WaitForFirstConsumer';
@@ -139,9 +138,15 @@ export class Binder {
       const match = bestAvailableMatch(volumes, claim);
       if (match) return this.bind(match, claim);
     }
-    if (!className) return this.announce(claim, 'Normal', 'FailedBinding', 'no persistent volumes available for this claim and no storage class is set');
+    if (!className) {
+      this.announce(claim, 'Normal', 'FailedBinding', 'no persistent volumes available for this claim and no storage class is set');
+      return this.setClaimPending(claim);
+    }
     if (!storageClass) return this.announce(claim, 'Warning', 'ProvisioningFailed', `storageclass.storage.k8s.io "${className}" not found`);
-    if (delayed && !annotations(claim)[ANN_SELECTED_NODE]) return this.announce(claim, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+    if (delayed && !annotations(claim)[ANN_SELECTED_NODE]) {
+      this.announce(claim, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+      return this.setClaimPending(claim);
+    }
     const provisioner = str(storageClass.provisioner);
     // In-tree plugins (kubernetes.io/...) would be run by the controller itself; none exist here.
     if (provisioner.startsWith('kubernetes.io/')) return;
@@ -174,7 +179,8 @@ export class Binder {
     const complete = str(ref.uid) === uidOf(claim) && phaseOf(claim) === 'Bound' && phaseOf(volume) === 'Bound' && annotations(claim)[ANN_BIND_COMPLETED] === 'yes';
     if (complete) return this.resizeFlexVolume(claim, volume);
     if (!str(ref.name) || refersTo(volume, claim)) {
-      if (satisfies(volume, claim)) this.bind(volume, claim);
+      // checkVolumeSatisfyClaim, for a claim whose volumeName a user set.
+      if (fits(volume, claim) && str(obj(volume, 'spec').storageClassName) === str(obj(claim, 'spec').storageClassName)) this.bind(volume, claim);
       return;
     }
     if (phaseOf(claim) === 'Bound') this.setClaimStatus(claim, { ...obj(claim, 'status'), phase: 'Lost' });
@@ -201,32 +207,59 @@ export class Binder {
       metadataOf(next).annotations = { ...claimAnnotations, [ANN_BIND_COMPLETED]: 'yes', ...(settingVolume ? { [ANN_BOUND_BY_CONTROLLER]: 'yes' } : {}) };
       currentClaim = this.store.update(CLAIMS, namespaceOf(claim), nameOf(claim), next);
     }
+    // The capacity is set only as the claim becomes Bound (a later difference is a resize in flight);
+    // a PV with a resize pending on the node gives its pre-resize capacity.
     if (phaseOf(currentClaim) !== 'Bound') {
       const spec = obj(current, 'spec');
-      this.setClaimStatus(currentClaim, { ...obj(currentClaim, 'status'), phase: 'Bound', accessModes: spec.accessModes ?? [], capacity: spec.capacity ?? {} });
+      const preResize = annotations(current)[ANN_PRE_RESIZE_CAPACITY];
+      const capacity = preResize ? { ...obj(spec, 'capacity'), storage: preResize } : (spec.capacity ?? {});
+      this.setClaimStatus(currentClaim, { ...obj(currentClaim, 'status'), phase: 'Bound', accessModes: spec.accessModes ?? [], capacity });
     }
   }
 
   /** The expand controller for a FlexVolume PV: no driver call, capacity raised at once (provisioner.md §7). */
+  /**
+   * The expand controller with the no-op plugin FlexVolume PVs get (provisioner.md §7), as
+   * expandAndRecoverFunction runs it (RecoverVolumeExpansionFailure is on): the PV's capacity raised
+   * at once, its pre-resize capacity kept in an annotation, the claim marked for node expansion.
+   * No driver call and no event (FileSystemResizeRequired comes from the CSI external-resizer only).
+   */
   private resizeFlexVolume(claim: JsonObject, volume: JsonObject): void {
     const volumeSpec = obj(volume, 'spec');
-    if (!isObject(volumeSpec.flexVolume) || phaseOf(claim) !== 'Bound') return;
-    const requested = str(obj(obj(obj(claim, 'spec'), 'resources'), 'requests').storage);
-    if (compareQuantityText(requested, str(obj(obj(claim, 'status'), 'capacity').storage)) <= 0) return;
+    if (!isObject(volumeSpec.flexVolume)) return;
+    const requested = canonicalQuantity(str(obj(obj(obj(claim, 'spec'), 'resources'), 'requests').storage));
+    const status = obj(claim, 'status');
+    const oldCapacity = str(obj(status, 'capacity').storage);
+    if (compareQuantityText(requested, oldCapacity) <= 0) return;
     const storageClass = this.store.find('storage.k8s.io/storageclasses', '', str(obj(claim, 'spec').storageClassName));
     if (storageClass?.allowVolumeExpansion !== true) return;
     if (compareQuantityText(requested, str(obj(volumeSpec, 'capacity').storage)) > 0) {
       const next = structuredClone(volume);
-      (next.spec as JsonObject).capacity = { ...obj(volumeSpec, 'capacity'), storage: canonicalQuantity(requested) };
+      (next.spec as JsonObject).capacity = { ...obj(volumeSpec, 'capacity'), storage: requested };
+      metadataOf(next).annotations = { [ANN_PRE_RESIZE_CAPACITY]: oldCapacity, ...annotations(volume) };
       this.store.update(VOLUMES, '', nameOf(volume), next);
     }
-    const status = obj(claim, 'status');
     const conditions = Array.isArray(status.conditions) ? status.conditions.filter(isObject) : [];
-    if (!conditions.some((condition) => condition.type === 'FileSystemResizePending')) {
-      const pending = { type: 'FileSystemResizePending', status: 'True', lastProbeTime: null, lastTransitionTime: nowSeconds(), message: 'Waiting for user to (re-)start a pod to finish file system resize of volume on node.' };
-      this.setClaimStatus(claim, { ...status, conditions: [...conditions.filter((condition) => condition.type !== 'Resizing'), pending] });
-    }
-    this.announce(claim, 'Normal', 'FileSystemResizeRequired', 'Require file system resize of volume on node', 'volume_expand', requested);
+    const pending = conditions.find((condition) => condition.type === 'FileSystemResizePending') ?? {
+      type: 'FileSystemResizePending',
+      status: 'True',
+      lastProbeTime: null,
+      lastTransitionTime: nowSeconds(),
+      message: 'Waiting for user to (re-)start a pod to finish file system resize of volume on node.',
+    };
+    this.setClaimStatus(claim, {
+      ...status,
+      allocatedResources: { ...obj(status, 'allocatedResources'), storage: requested },
+      allocatedResourceStatuses: { ...obj(status, 'allocatedResourceStatuses'), storage: 'NodeResizePending' },
+      // MergeResizeConditionOnPVC without keeping old ones: the resize conditions are replaced.
+      conditions: [...conditions.filter((condition) => condition.type !== 'Resizing' && condition.type !== 'FileSystemResizePending'), pending],
+    });
+  }
+
+  /** updateClaimStatus(claim, Pending, nil): an unbound claim is Pending, without capacity or access modes. */
+  private setClaimPending(claim: JsonObject): void {
+    const { accessModes: _modes, capacity: _capacity, ...rest } = obj(claim, 'status');
+    this.setClaimStatus(claim, { ...rest, phase: 'Pending' });
   }
 
   private setVolumePhase(volume: JsonObject, phase: string): void {
@@ -249,9 +282,10 @@ export class Binder {
     this.store.update(def, namespaceOf(target), nameOf(target), next);
   }
 
-  /** One Event per claim and reason (and `variant`), as the recorder's aggregation shows it. */
-  private announce(claim: JsonObject, type: 'Normal' | 'Warning', reason: string, message: string, component = 'persistentvolume-controller', variant = ''): void {
-    const key = `${uidOf(claim)}/${reason}/${variant}`;
+  /** One Event per claim and reason, as the recorder's aggregation shows it. */
+  private announce(claim: JsonObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const component = 'persistentvolume-controller';
+    const key = `${uidOf(claim)}/${reason}`;
     if (this.announced.has(key)) return;
     this.announced.add(key);
     const now = nowSeconds();
@@ -281,8 +315,8 @@ function refersTo(volume: JsonObject, claim: JsonObject): boolean {
   return str(ref.name) === nameOf(claim) && str(ref.namespace) === namespaceOf(claim) && (str(ref.uid) === '' || str(ref.uid) === uidOf(claim));
 }
 
-/** Size, access modes, volume mode and class: what findMatchingVolume checks. */
-function satisfies(volume: JsonObject, claim: JsonObject): boolean {
+/** Size, access modes and volume mode: what findMatchingVolume checks of every candidate. */
+function fits(volume: JsonObject, claim: JsonObject): boolean {
   const volumeSpec = obj(volume, 'spec');
   const claimSpec = obj(claim, 'spec');
   const requested = str(obj(obj(claimSpec, 'resources'), 'requests').storage);
@@ -291,16 +325,20 @@ function satisfies(volume: JsonObject, claim: JsonObject): boolean {
   return (
     compareQuantityText(str(obj(volumeSpec, 'capacity').storage), requested) >= 0 &&
     wanted.every((mode) => modes.includes(mode)) &&
-    (str(volumeSpec.volumeMode) || 'Filesystem') === (str(claimSpec.volumeMode) || 'Filesystem') &&
-    str(volumeSpec.storageClassName) === str(claimSpec.storageClassName)
+    (str(volumeSpec.volumeMode) || 'Filesystem') === (str(claimSpec.volumeMode) || 'Filesystem')
   );
 }
 
-/** The smallest Available, unclaimed volume that fits and matches the claim's selector. */
+/** The smallest Available, unclaimed volume of the claim's class that fits and matches its selector. */
 function bestAvailableMatch(volumes: JsonObject[], claim: JsonObject): JsonObject | undefined {
   const selector = obj(obj(claim, 'spec'), 'selector');
   const candidates = volumes.filter(
-    (volume) => !str(obj(obj(volume, 'spec'), 'claimRef').name) && phaseOf(volume) === 'Available' && satisfies(volume, claim) && matchesSelector(selector, obj(metadataOf(volume), 'labels')),
+    (volume) =>
+      !str(obj(obj(volume, 'spec'), 'claimRef').name) &&
+      phaseOf(volume) === 'Available' &&
+      fits(volume, claim) &&
+      str(obj(volume, 'spec').storageClassName) === str(obj(claim, 'spec').storageClassName) &&
+      matchesSelector(selector, obj(metadataOf(volume), 'labels')),
   );
   candidates.sort((a, b) => compareQuantityText(str(obj(obj(a, 'spec'), 'capacity').storage), str(obj(obj(b, 'spec'), 'capacity').storage)));
   return candidates[0];
