@@ -1,8 +1,8 @@
-// Plain HTTPS requests to the stand-in, for tests that check the wire itself (status codes, bodies,
-// streams) below what client-node shows; it trusts the stand-in's certificate only.
-import * as fs from 'node:fs';
+// Plain HTTPS requests through a kubeconfig's cluster and credentials, for tests that check the wire
+// itself (status codes, headers, bodies) below what client-node shows. Works against the stand-in and
+// a real API server alike.
 import * as https from 'node:https';
-import { CA_CERT_PATH, type KubeApiServer } from './index.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 export interface RawReply {
   status: number;
@@ -14,36 +14,28 @@ export interface RawReply {
 export interface RawOptions {
   body?: unknown;
   contentType?: string;
-  /** Defaults to the server's token; null sends none. */
+  /** Replaces the kubeconfig's bearer token; null sends none. */
   token?: string | null;
 }
 
-export function rawRequest(api: KubeApiServer, method: string, path: string, options: RawOptions = {}): Promise<RawReply> {
+export async function rawRequest(config: KubeConfig, method: string, path: string, options: RawOptions = {}): Promise<RawReply> {
   const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  const token = options.token === undefined ? api.token : options.token;
+  const request: https.RequestOptions & { headers: Record<string, string> } = { method, headers: { Accept: 'application/json' } };
+  await config.applyToHTTPSOptions(request);
+  if (options.token === null) delete request.headers.Authorization;
+  else if (options.token !== undefined) request.headers.Authorization = `Bearer ${options.token}`;
+  if (payload !== undefined) request.headers['Content-Type'] = options.contentType ?? 'application/json';
   return new Promise((resolve, reject) => {
-    const request = https.request(
-      `${api.url}${path}`,
-      {
-        method,
-        ca: fs.readFileSync(CA_CERT_PATH),
-        headers: {
-          accept: 'application/json',
-          ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
-          ...(payload !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(payload);
+    const sent = https.request(`${config.getCurrentCluster()?.server ?? ''}${path}`, request, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+      });
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(payload);
   });
 }

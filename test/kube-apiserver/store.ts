@@ -2,7 +2,7 @@
 // history of changes for watches to resume from, and the generic registry's metadata rules
 // (uid, creationTimestamp, optimistic concurrency, no-op updates, deletion with finalizers).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
+import { type FieldError, type GroupResource, ApiError, STALE_OBJECT, alreadyExists, badRequest, conflict, forbidden, invalid, notFound } from './errors.ts';
 import { type JsonObject, isObject, sameJson } from './patch.ts';
 import { validateEventCreate } from './event-validation.ts';
 import { labelAndAnnotationErrors, nameErrors } from './object-meta.ts';
@@ -113,7 +113,11 @@ export class ObjectStore implements StoreView {
     const metaErrors = [...nameErrors(name), ...labelAndAnnotationErrors(metadata)];
     if (metaErrors.length) throw invalid(def.group, def.kind, name, metaErrors);
     if (metadata.resourceVersion) throw new ApiError(500, 'InternalError', 'resourceVersion should not be set on objects to be created');
-    if (def.namespaced && !this.find('namespaces', '', namespace)) throw notFound({ group: '', resource: 'namespaces' }, namespace);
+    const home = def.namespaced ? this.find('namespaces', '', namespace) : undefined;
+    if (def.namespaced && !home) throw notFound({ group: '', resource: 'namespaces' }, namespace);
+    if (home && metadataOf(home).deletionTimestamp) {
+      throw forbidden(groupResource(def), name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
     if (this.find(def.storage, namespace, name)) throw alreadyExists(groupResource(def), name);
     for (const field of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink', 'managedFields']) delete metadata[field];
     metadata.uid = randomUUID();
@@ -164,7 +168,7 @@ export class ObjectStore implements StoreView {
     if (resourceVersion && resourceVersion !== metadata.resourceVersion) {
       throw conflict(groupResource(def), name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${text(metadata.resourceVersion)}`);
     }
-    if (def.storage === 'namespaces') this.deleteContents(name);
+    if (def.storage === 'namespaces') return { object: this.terminateNamespace(current), deleted: false };
     if (finalizersOf(current).length === 0) return { object: this.remove(def.storage, current), deleted: true };
     if (metadata.deletionTimestamp) return { object: current, deleted: false };
     const prev = structuredClone(current);
@@ -173,14 +177,32 @@ export class ObjectStore implements StoreView {
     return { object: this.commit('MODIFIED', def.storage, current, prev), deleted: false };
   }
 
-  /** A simplification of the namespace controller: the contents go at once (finalizers still hold them). */
-  private deleteContents(namespace: string): void {
-    for (const def of RESOURCES.filter((candidate) => candidate.namespaced && candidate.toServed === undefined)) {
-      for (const obj of this.all(def.storage)) {
-        const metadata = metadataOf(obj);
-        if (metadata.namespace === namespace) this.delete(def, namespace, text(metadata.name));
-      }
+  /**
+   * Namespace deletion as the namespace controller does it, at once: the namespace turns Terminating,
+   * its contents are deleted (finalizers still hold them), and it goes when the last object has.
+   */
+  private terminateNamespace(namespace: JsonObject): JsonObject {
+    const name = text(metadataOf(namespace).name);
+    let current = namespace;
+    if (!metadataOf(namespace).deletionTimestamp) {
+      const next = structuredClone(namespace);
+      metadataOf(next).deletionTimestamp = nowSeconds();
+      metadataOf(next).deletionGracePeriodSeconds = 0;
+      next.status = { phase: 'Terminating' };
+      current = this.commit('MODIFIED', 'namespaces', next, namespace);
     }
+    for (const def of NAMESPACED_STORAGE) {
+      for (const obj of this.all(def.storage)) if (metadataOf(obj).namespace === name) this.delete(def, name, text(metadataOf(obj).name));
+    }
+    this.removeNamespaceIfEmpty(name);
+    return current;
+  }
+
+  private removeNamespaceIfEmpty(name: string): void {
+    const namespace = this.find('namespaces', '', name);
+    if (!namespace || !metadataOf(namespace).deletionTimestamp) return;
+    const occupied = NAMESPACED_STORAGE.some((def) => this.all(def.storage).some((obj) => metadataOf(obj).namespace === name));
+    if (!occupied) this.remove('namespaces', namespace);
   }
 
   private checkNamespace(def: ResourceDef, namespace: string, metadata: JsonObject): void {
@@ -213,6 +235,7 @@ export class ObjectStore implements StoreView {
     this.revision += 1;
     metadata.resourceVersion = String(this.revision);
     this.record({ type: 'DELETED', revision: this.revision, storage, object: structuredClone(obj) });
+    if (metadata.namespace) this.removeNamespaceIfEmpty(text(metadata.namespace));
     return obj;
   }
 
@@ -227,6 +250,9 @@ export class ObjectStore implements StoreView {
     for (const listener of this.listeners) listener(event);
   }
 }
+
+/** The storages of namespaced objects (events.k8s.io Events are the core ones). */
+const NAMESPACED_STORAGE = RESOURCES.filter((def) => def.namespaced && def.toServed === undefined);
 
 export function finalizersOf(obj: JsonObject): string[] {
   const finalizers = metadataOf(obj).finalizers;
