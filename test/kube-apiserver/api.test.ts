@@ -10,21 +10,16 @@ import { CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, StorageV1Api
 import type { KubeApiServer } from './index.ts';
 import { rawRequest } from './raw-http.ts';
 import { refusal, waitFor } from './support.ts';
-import { openTarget, standInOnly, type Target } from './target.ts';
+import { forEachTest, standInOnly, type Target } from './target.ts';
 
 let target: Target;
 let core: CoreV1Api;
 let storage: StorageV1Api;
 let ns: string;
 
-beforeEach(async () => {
-  target = await openTarget();
-  ({ core, storage } = target);
-  ns = target.namespace;
-});
-
-afterEach(async () => {
-  await target.close();
+forEachTest((opened) => {
+  target = opened;
+  ({ core, storage, namespace: ns } = opened);
 });
 
 /** The stand-in, in the tests that only it can pass (standInOnly). */

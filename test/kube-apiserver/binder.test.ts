@@ -1,34 +1,27 @@
 // The binder playing kube-controller-manager, observed through the real client-node as the
 // provisioner will observe it: hand-over annotations and event, binding, Released, FlexVolume resize.
 // With FLEXVOLUME_E2E_KUBECONFIG the same tests watch a real kube-controller-manager do it (target.ts).
-import type { CoreV1Api, StorageV1Api, V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { CoreV1Api, V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { ANN_BETA_STORAGE_PROVISIONER, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER } from './index.ts';
 import { refusal, waitFor } from './support.ts';
-import { openTarget, type Target } from './target.ts';
+import { forEachTest, type Target } from './target.ts';
 
 /** No real provisioner answers to it, on the stand-in or a real cluster. */
 const PROVISIONER = 'example.com/stand-in-check';
 
 let target: Target;
-let core: CoreV1Api;
-let storage: StorageV1Api;
 let ns: string;
+let core: CoreV1Api;
 
-beforeEach(async () => {
-  target = await openTarget();
-  ({ core, storage } = target);
-  ns = target.namespace;
-});
-
-afterEach(async () => {
-  if (target.standIn) expect(target.standIn.binderErrors()).toEqual([]);
-  await target.close();
+forEachTest((opened) => {
+  target = opened;
+  ({ core, namespace: ns } = opened);
 });
 
 /** Creates a class of PROVISIONER and answers its (unique) name. */
 async function createClass(base: string, extra: Record<string, unknown> = {}): Promise<string> {
   const name = target.unique(base);
-  await storage.createStorageClass({ body: { metadata: { name }, provisioner: PROVISIONER, ...extra } });
+  await target.storage.createStorageClass({ body: { metadata: { name }, provisioner: PROVISIONER, ...extra } });
   return name;
 }
 

@@ -22,6 +22,23 @@ export interface Target {
   close(): Promise<void>;
 }
 
+/**
+ * Opens a target before each test and closes it after, failing the test if the stand-in's binder
+ * had a write refused; `use` receives each test's target.
+ */
+export function forEachTest(use: (target: Target) => void): void {
+  let current: Target | undefined;
+  beforeEach(async () => {
+    current = await openTarget();
+    use(current);
+  });
+  afterEach(async () => {
+    const binderErrors = current?.standIn?.binderErrors() ?? [];
+    await current?.close();
+    expect(binderErrors).toEqual([]);
+  });
+}
+
 /** Tests of what only the stand-in has (faults, the request log, its command line). */
 export const standInOnly = REAL_CLUSTER_KUBECONFIG === undefined ? test : test.skip;
 

@@ -50,12 +50,18 @@ test('an informer sees ADDED, MODIFIED and DELETED in order', async () => {
   }
 });
 
-test('after expireHistory the informer relists (410 Gone) and still converges', async () => {
+/** A started informer that has seen claim `a` arrive over its watch. */
+async function informerAfterClaimA() {
   const informer = claimInformer();
   await informer.start();
+  await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
+  await waitFor('the first claim', () => informer.get('a', 'default'));
+  return informer;
+}
+
+test('after expireHistory the informer relists (410 Gone) and still converges', async () => {
+  const informer = await informerAfterClaimA();
   try {
-    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
-    await waitFor('the first claim', () => informer.get('a', 'default'));
     const listsBefore = api.count((request) => request.method === 'GET' && !request.watch && request.path === CLAIMS_PATH);
     api.expireHistory();
     // Written while no watch is open: only the relist can bring it.
@@ -137,11 +143,8 @@ test('resourceVersion 0 starts with ADDED for every object; the legacy /watch/ p
 });
 
 test('dropWatches ends streams and the informer resumes without a relist', async () => {
-  const informer = claimInformer();
-  await informer.start();
+  const informer = await informerAfterClaimA();
   try {
-    await core.createNamespacedPersistentVolumeClaim({ namespace: 'default', body: claim('a') });
-    await waitFor('a', () => informer.get('a', 'default'));
     const lists = api.count((request) => !request.watch && request.method === 'GET');
     api.dropWatches();
     await waitFor('the reconnect', () => api.openWatches() === 1 && api.count({ watch: true }) === 2, 10000);
