@@ -16,6 +16,7 @@ import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
 import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
+import { PROVISIONER_BUNDLE } from './src/provisioner/bundle.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -65,6 +66,7 @@ const entry = await esbuild.build({
 });
 checkSharedModules(entry.metafile);
 await buildCliBundle();
+await buildProvisionerBundle();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
 if (!bundleOnly) buildSingleExecutable(target);
@@ -105,11 +107,18 @@ async function buildCliBundle() {
   fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
 }
 
+// The provisioner, a long-running pod, is a third bundle with everything it uses inside (the
+// Kubernetes client among it), so no driver call reads or compiles a byte of it.
+async function buildProvisionerBundle() {
+  const result = await esbuild.build({ ...common, entryPoints: [path.join(root, 'src/provisioner/main.ts')], write: false, outfile: path.join(bin, PROVISIONER_BUNDLE) });
+  fs.writeFileSync(path.join(bin, PROVISIONER_BUNDLE), `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`);
+}
+
 function buildSingleExecutable({ node: nodeOf, strip, output, codeCache }) {
   const node = nodeOf();
   const seaConfig = path.join(bin, `sea-config-${arch}.json`);
   const blob = path.join(bin, `flexvolume-${arch}.blob`);
-  const assets = { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE) };
+  const assets = { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [PROVISIONER_BUNDLE]: path.join(bin, PROVISIONER_BUNDLE) };
   if (codeCache) assets[CLI_CODE_CACHE] = path.join(bin, CLI_CODE_CACHE);
   fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(

@@ -3,6 +3,7 @@
 // part of the tests: timings depend on the machine and what else runs on it.
 //   BENCH_RUNS        runs per latency figure (default 40)
 //   BENCH_LATENCY_MS  simulated VM update latency for the attach figures (default 2000)
+//   BENCH_PROVISION_LATENCY_MS  simulated disk create latency for the provisioner figures (default 1000)
 //   BENCH_NO_WRITE=1  print only, leave BENCHMARKS.md alone
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +17,7 @@ import { createLayout, NODE } from './layout.ts';
 import { Interrupted, stopAndDrain, type Row } from './measure.ts';
 import { canMeasureMemory, memoryRows } from './memory.ts';
 import { mountdeviceRows } from './mountdevice.ts';
+import { provisionBurstRows, provisionLatencyRows, startProvisionerBench } from './provisioner.ts';
 import { describeMachine, loadAverage, renderBenchmarksMd, renderTable } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
@@ -26,6 +28,8 @@ const ATTACH_ROUNDS = 3;
 const ARM64_RUNS = Math.max(3, Math.round(RUNS / 8));
 const SWEEPS = 3;
 const MEMORY_RUNS = 5;
+const PROVISION_RUNS = Math.max(5, Math.round(RUNS / 4));
+const PROVISION_LATENCY_MS = Number(process.env.BENCH_PROVISION_LATENCY_MS ?? 1000);
 /** How long an interrupted run waits for the driver calls in flight before it cleans up under them. */
 const IN_FLIGHT_GRACE_MS = 30_000;
 
@@ -99,6 +103,11 @@ async function main(): Promise<void> {
   rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
   progress(`isattached: ${SWEEPS} sweeps of 50 volumes on 5 VMs`);
   rows.push(...(await isattachedRows(bench, SWEEPS)));
+  const provisioning = await startProvisionerBench(sim);
+  cleanups.add(() => provisioning.close());
+  progress(`provisioner: ${PROVISION_RUNS} claims one by one, then ${50} at once, disk creates take ${PROVISION_LATENCY_MS} ms`);
+  rows.push(...(await provisionLatencyRows(provisioning, sim, PROVISION_RUNS, PROVISION_LATENCY_MS)));
+  rows.push(...(await provisionBurstRows(provisioning, sim, PROVISION_LATENCY_MS)));
   if (canMeasureMemory()) {
     progress(`peak memory: ${MEMORY_RUNS} runs each`);
     rows.push(...(await memoryRows(layout, bench, MEMORY_RUNS)));
@@ -110,7 +119,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAfter: loadAverage() },
     rows,
     targets: targets(rows),
-    settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
+    settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure, ${PROVISION_RUNS} single claims and a burst of 50 (disk creates ${PROVISION_LATENCY_MS} ms)`,
     skipped,
   };
   process.stdout.write(`\n${renderTable(rows)}\n\n${report.targets.join('\n')}\n`);

@@ -37,8 +37,11 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
 
 export const CLI_BUNDLE = 'flexvolume-cli.cjs';
 export const CLI_CODE_CACHE = 'flexvolume-cli.cache';
-/** The second bundle is one function expression, compiled the same way at build time and here. */
-export const CLI_PARAMETERS = ['exports', 'require', 'module'] as const;
+/**
+ * The second bundle is one function expression, compiled the same way at build time and here.
+ * `__dirname` is the entry's, so a bundle can load the next one from beside the executable.
+ */
+export const CLI_PARAMETERS = ['exports', 'require', 'module', '__dirname'] as const;
 
 function readPart(name: string): Buffer | undefined {
   try {
@@ -49,13 +52,18 @@ function readPart(name: string): Buffer | undefined {
 }
 
 export function loadCli(): typeof Cli {
-  const code = readPart(CLI_BUNDLE);
-  if (code === undefined) throw new Error(`${CLI_BUNDLE} is missing beside the executable; rebuild it`);
-  const cachedData = readPart(CLI_CODE_CACHE);
-  const script = new vm.Script(code.toString('utf8'), { filename: CLI_BUNDLE, ...(cachedData ? { cachedData } : {}) });
-  if (script.cachedDataRejected === true) log.log(`${CLI_CODE_CACHE} was rejected by V8; compiling ${CLI_BUNDLE} instead`);
-  const factory = script.runInThisContext() as (exports: object, require: (id: string) => unknown, module: { exports: object }) => void;
+  return loadBundle<typeof Cli>(CLI_BUNDLE, CLI_CODE_CACHE);
+}
+
+/** Runs a bundle built as one function expression (see esbuild.config.mjs) and returns its exports. */
+export function loadBundle<Exports>(bundle: string, codeCache?: string): Exports {
+  const code = readPart(bundle);
+  if (code === undefined) throw new Error(`${bundle} is missing beside the executable; rebuild it`);
+  const cachedData = codeCache === undefined ? undefined : readPart(codeCache);
+  const script = new vm.Script(code.toString('utf8'), { filename: bundle, ...(cachedData ? { cachedData } : {}) });
+  if (script.cachedDataRejected === true) log.log(`${codeCache} was rejected by V8; compiling ${bundle} instead`);
+  const factory = script.runInThisContext() as (exports: object, require: (id: string) => unknown, module: { exports: object }, dirname: string) => void;
   const module = { exports: {} };
-  factory(module.exports, (id) => (id.startsWith('flexvolume:') ? SHARED_MODULES[id.slice('flexvolume:'.length)] : require(id)), module);
-  return module.exports as typeof Cli;
+  factory(module.exports, (id) => (id.startsWith('flexvolume:') ? SHARED_MODULES[id.slice('flexvolume:'.length)] : require(id)), module, __dirname);
+  return module.exports as Exports;
 }

@@ -12,6 +12,7 @@ import { failure, notSupported, type Reply } from './flexvolume/reply.ts';
 import { loadDriver } from './drivers/index.ts';
 import { addDoctorCommand } from './doctor/command.ts';
 import { addInstallCommand, type OperatorRun } from './install/command.ts';
+import { addProvisionerCommand } from './provisioner/command.ts';
 import { VERSION, type Invocation } from './invocation.ts';
 import { loadSettings } from './settings.ts';
 import { configureLog, log, logFile } from './system/log.ts';
@@ -63,6 +64,7 @@ function buildProgram(invocation: Invocation, help: HelpFacts | undefined, selec
   }
   addInstallCommand(program, (operator) => select({ command: 'install', args: [], operator }));
   addDoctorCommand(program, (operator) => select({ command: 'doctor', args: [], operator }), invocation.executablePath);
+  addProvisionerCommand(program, (operator) => select({ command: 'provisioner', args: [], operator }));
   return program;
 }
 

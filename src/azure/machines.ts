@@ -115,7 +115,7 @@ const MAX_POLL_MS = 2000;
  * quick update is noticed within 25 % of its duration, and a 10 to 60 s VM update settles at a
  * poll every 2 s, a pace ARM's read quota easily affords.
  */
-async function settle<T>(poller: Poller<T>, signal: AbortSignal): Promise<T> {
+export async function settle<T>(poller: Poller<T>, signal: AbortSignal): Promise<T> {
   const started = Date.now();
   await poller.submitted();
   while (!poller.isDone) {

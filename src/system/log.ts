@@ -19,12 +19,13 @@ const SECRET_PATTERNS: RegExp[] = [
 
 interface LogState {
   file: string | undefined;
+  toStdout: boolean;
   mirrorToStderr: boolean;
   prefix: string;
   secrets: Set<string>;
 }
 
-const state: LogState = { file: undefined, mirrorToStderr: false, prefix: `[${process.pid}]`, secrets: new Set() };
+const state: LogState = { file: undefined, toStdout: false, mirrorToStderr: false, prefix: `[${process.pid}]`, secrets: new Set() };
 
 export interface LogSetup {
   file?: string;
@@ -32,12 +33,15 @@ export interface LogSetup {
   mirrorToStderr?: boolean;
   /** Names the driver and call on every line so one file can serve all drivers. */
   prefix?: string;
+  /** A pod's main process (the provisioner) logs to stdout, never a driver call. */
+  toStdout?: boolean;
 }
 
 export function configureLog(setup: LogSetup): void {
   if (setup.file !== undefined) state.file = setup.file;
   if (setup.mirrorToStderr !== undefined) state.mirrorToStderr = setup.mirrorToStderr;
   if (setup.prefix !== undefined) state.prefix = `${setup.prefix}[${process.pid}]`;
+  if (setup.toStdout !== undefined) state.toStdout = setup.toStdout;
 }
 
 export function logFile(): string {
@@ -72,13 +76,16 @@ export function log(message: string): void {
   let text = redact(message);
   if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)}… (${text.length} chars)`;
   const line = `${new Date().toISOString()} ${state.prefix} ${text.replace(/\n(?!$)/g, '\n    ')}\n`;
-  appendCapped(line);
-  if (state.mirrorToStderr) {
-    try {
-      fs.writeSync(2, line);
-    } catch {
-      // A closed stderr must not turn into a crash.
-    }
+  if (state.toStdout) writeLine(1, line);
+  else appendCapped(line);
+  if (state.mirrorToStderr) writeLine(2, line);
+}
+
+function writeLine(fd: number, line: string): void {
+  try {
+    fs.writeSync(fd, line);
+  } catch {
+    // A closed stream must not turn into a crash.
   }
 }
 

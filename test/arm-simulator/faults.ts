@@ -3,7 +3,7 @@
 import type { SimResponse } from './http.ts';
 import type { OperationError } from './state.ts';
 
-export type FaultMethod = 'GET' | 'PUT' | 'PATCH' | 'POST';
+export type FaultMethod = 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE';
 export type FaultStatus = 408 | 409 | 429 | 500 | 503;
 
 export interface Fault {

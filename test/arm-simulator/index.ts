@@ -12,6 +12,8 @@ import { SimulatorState, type LocalInstance } from './state.ts';
 import { FaultList, faultResponse, type Fault } from './faults.ts';
 import { armErrorResponse, readRequest, send, type SimRequest, type SimResponse } from './http.ts';
 import { handleArm } from './arm-routes.ts';
+import { handleProvisioningArm } from './provisioning-routes.ts';
+import { ProvisioningState } from './provisioning-state.ts';
 import {
   TokenStore,
   aadToken,
@@ -115,6 +117,8 @@ export interface ArmSimulator {
   /** The VM the instance metadata service describes. */
   setLocalInstance(instance: LocalInstance): void;
   cloudConfig(overrides?: Partial<SimulatorCloudConfig>): SimulatorCloudConfig;
+  /** What the provisioner makes: disks with zones and tags, storage accounts, file shares; latency and quota. */
+  provisioning: ProvisioningState;
   close(): Promise<void>;
 }
 
@@ -133,6 +137,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     maxDataDisks: options.maxDataDisks ?? 64,
   });
   const faults = new FaultList();
+  const provisioning = new ProvisioningState(state);
   const tokens = new TokenStore();
   const requests: LoggedRequest[] = [];
   let url = '';
@@ -141,7 +146,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     if (kind === 'metadata') return instanceMetadata(state, request);
     if (kind === 'token') return tokenEndpoint(principal, tokens, request, url);
     tokens.requireBearer(request);
-    return handleArm({ state, faults, baseUrl: url }, request);
+    return handleProvisioningArm({ state: provisioning, faults, baseUrl: url }, request) ?? handleArm({ state, faults, baseUrl: url }, request);
   };
 
   const handle = async (message: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -221,6 +226,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
       activeDirectoryEndpoint: url,
       ...overrides,
     }),
+    provisioning,
     close: () => closeServer(server),
   };
 }

@@ -25,7 +25,7 @@ export interface StateConfig {
   maxDataDisks: number;
 }
 
-interface Disk {
+export interface Disk {
   id: string;
   name: string;
   sizeGB: number;
@@ -510,6 +510,17 @@ export class SimulatorState {
         provisioningState: 'Succeeded',
       },
     };
+  }
+
+  // ---- for the provisioner's routes (provisioning-routes.ts), which keep disks' other fields ----
+
+  /** The disk the VM routes attach, by resource group and name; undefined when there is none. */
+  findDisk(resourceGroup: string, name: string): Disk | undefined {
+    return this.disks.get(key(this.resourceId(resourceGroup, 'disks', name)));
+  }
+
+  removeDisk(id: string): void {
+    this.disks.delete(key(id));
   }
 }
 

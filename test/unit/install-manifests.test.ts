@@ -37,7 +37,7 @@ const manifests = fs
 
 test('the manifests include the DaemonSets, the overlay settings and the examples', () => {
   expect(manifests).toEqual(
-    expect.arrayContaining(['base/daemonset.yaml', 'control-plane/daemonset.yaml', 'examples/nfs.yaml', 'overlays/aks/settings.yaml']),
+    expect.arrayContaining(['base/daemonset.yaml', 'control-plane/daemonset.yaml', 'examples/nfs.yaml', 'overlays/aks/settings.yaml', 'provisioner.yaml']),
   );
 });
 
