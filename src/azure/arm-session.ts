@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
 import { log } from '../system/log.ts';
-import { armFailure, isFailedOperation, isNotFound, isPreempted, isRetryableConflict } from './arm-errors.ts';
+import { armFailure, isFailedOperation, isNotFound, isPreconditionFailed, isPreempted, isRetryableConflict } from './arm-errors.ts';
 import { armEndpoints, readCloudConfig, type ArmEndpoints, type CloudConfig } from './cloud-config.ts';
 import { createComputeClient } from './compute-client.ts';
 import { createCredential, type ArmCredential } from './credentials.ts';
@@ -24,7 +24,9 @@ import {
   listScaleSetMachines,
   machineKey,
   machineResourceId,
+  repairMachine,
   updateDataDisks,
+  type DataDiskChange,
   type Machine,
   type MachineRef,
 } from './machines.ts';
@@ -55,6 +57,12 @@ export interface DiskInfo {
 
 /** How many times a 409 "concurrent request" is met with a fresh read and another update. */
 const CONFLICT_RETRIES = 3;
+/**
+ * How many times a 412 (another writer changed the machine between our read and our write) is
+ * met with a fresh read and a new plan. Each is a real change by someone else, so a few suffice
+ * unless the machine is being rewritten in a loop, which is better reported than outrun.
+ */
+const PRECONDITION_RETRIES = 5;
 
 export async function openArmSession(options: ArmSessionOptions): Promise<ArmSession> {
   const config = readCloudConfig(options.credentialFile);
@@ -181,9 +189,12 @@ export class ArmSession {
   private async updateBatch(ref: MachineRef, requests: DiskRequest[]): Promise<DiskOutcome[]> {
     const name = describeMachine(ref);
     const outcomes: (DiskOutcome | undefined)[] = requests.map(() => undefined);
-    let machine = await this.readMachine(ref);
+    // Planned from a fresh read, never the cache: whatever another writer (another host, an
+    // operator, the portal) changed is in the list we write back.
+    let machine = await this.readMachine(ref, { fresh: true });
     let repaired = false;
     let conflicts = 0;
+    let preconditions = 0;
     for (;;) {
       if (machine === undefined) return requests.map(() => ({ status: 'machine-gone' }));
       if (machine.provisioningState.toLowerCase() === 'failed' && !repaired) {
@@ -195,13 +206,19 @@ export class ArmSession {
       const openRequests = open.map(({ request }) => request);
       const plan = planDataDisks(machine.dataDisks, openRequests, { removeOnDetach: this.endpoints.isAzureStack, machineName: name });
       try {
-        const result = plan.changed ? await this.update(machine, plan.dataDisks) : machine;
+        const result = plan.changed ? await this.update(machine, plan) : machine;
         const decided = outcomesAfterUpdate(result.dataDisks, openRequests, plan, name);
         open.forEach(({ index }, position) => (outcomes[index] = decided[position]));
         return settled(outcomes, name);
       } catch (error) {
         this.cache.invalidate(ref);
         if (this.signal.aborted) throw this.timedOut(`the update of ${name}`);
+        if (isPreconditionFailed(error) && preconditions < PRECONDITION_RETRIES) {
+          preconditions++;
+          log(`${name} changed since it was read (412, another writer); reading it again and planning anew, try ${preconditions + 1}`);
+          machine = await this.readMachine(ref, { fresh: true });
+          continue;
+        }
         if ((isPreempted(error) || isFailedOperation(error)) && !repaired) {
           log(`update of ${name} failed (${describeError(error)}); repairing the VM with an empty update and trying once more`);
           repaired = true;
@@ -232,9 +249,9 @@ export class ArmSession {
     }
   }
 
-  private async update(machine: Machine, dataDisks: Machine['dataDisks']): Promise<Machine> {
+  private async update(machine: Machine, change: DataDiskChange): Promise<Machine> {
     const started = Date.now();
-    const result = await updateDataDisks(this.client(), machine, dataDisks, this.signal);
+    const result = await updateDataDisks(this.client(), machine, change, this.signal);
     this.cache.remember(result);
     log(`updated ${describeMachine(machine.ref)} in ${Date.now() - started} ms: LUNs ${describeLuns(result)}`);
     return result;
@@ -245,7 +262,7 @@ export class ArmSession {
     if (machine === undefined) return undefined;
     log(`${describeMachine(machine.ref)} is in provisioning state ${machine.provisioningState}; sending an empty update to repair it`);
     try {
-      const repaired = await updateDataDisks(this.client(), machine, undefined, this.signal);
+      const repaired = await repairMachine(this.client(), machine, this.signal);
       this.cache.remember(repaired);
       return repaired;
     } catch (error) {

@@ -17,7 +17,9 @@ import type { DataDisk } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
 import { tryAcquireLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
+import { currentProcess, isAlive, type ProcessIdentity } from '../system/process-identity.ts';
 import { RecordStore } from '../system/state.ts';
+import type { DataDiskChange } from './machines.ts';
 
 export const MAX_LUN = 63;
 
@@ -25,7 +27,12 @@ export type CachingMode = 'None' | 'ReadOnly' | 'ReadWrite';
 
 export type DiskRequest =
   | { op: 'attach'; diskUri: string; diskName: string; caching: CachingMode; writeAcceleratorEnabled: boolean }
-  | { op: 'detach'; diskUri: string };
+  /**
+   * `lun`: where the caller saw the disk, in a read made after its call began. The detach is
+   * executed only while the disk is still there: a disk detached and attached again since (at
+   * another LUN) belongs to whoever attached it again.
+   */
+  | { op: 'detach'; diskUri: string; lun: number };
 
 export type DiskOutcome =
   | { status: 'attached'; lun: number }
@@ -47,9 +54,7 @@ export function lowestFreeLun(dataDisks: readonly Pick<DataDisk, 'lun'>[]): numb
   return undefined;
 }
 
-export interface DataDiskPlan {
-  /** The complete list to send. */
-  dataDisks: DataDisk[];
+export interface DataDiskPlan extends DataDiskChange {
   /** Whether an update is needed at all. */
   changed: boolean;
   /** Per request: decided now, or undefined when the update's result decides. */
@@ -64,8 +69,9 @@ export interface PlanOptions {
 
 export function planDataDisks(current: readonly DataDisk[], requests: readonly DiskRequest[], options: PlanOptions): DataDiskPlan {
   const dataDisks: DataDisk[] = structuredClone([...current]);
-  const added = new Set<string>();
-  let changed = false;
+  const addedIds = new Set<string>();
+  const attach: DataDisk[] = [];
+  const detach: string[] = [];
   const outcomes = requests.map((request): DiskOutcome | undefined => {
     const entry = findDataDisk(dataDisks, request.diskUri);
     if (request.op === 'attach') {
@@ -75,32 +81,45 @@ export function planDataDisks(current: readonly DataDisk[], requests: readonly D
           message: `disk ${request.diskName} is still being detached from ${options.machineName}; the attach can go ahead once the detach is done (Kubernetes retries it)`,
         };
       }
-      if (entry !== undefined) return added.has(request.diskUri.toLowerCase()) ? undefined : { status: 'attached', lun: entry.lun };
+      if (entry !== undefined) return addedIds.has(request.diskUri.toLowerCase()) ? undefined : { status: 'attached', lun: entry.lun };
       const lun = lowestFreeLun(dataDisks);
       if (lun === undefined) {
         return { status: 'failed', message: `all ${MAX_LUN + 1} LUNs of ${options.machineName} are in use; detach a disk first` };
       }
-      dataDisks.push({
+      const added: DataDisk = {
         lun,
         name: request.diskName,
         createOption: 'Attach',
         caching: request.caching,
         managedDisk: { id: request.diskUri },
         ...(request.writeAcceleratorEnabled && { writeAcceleratorEnabled: true }),
-      });
-      added.add(request.diskUri.toLowerCase());
-      changed = true;
+      };
+      dataDisks.push(added);
+      attach.push(added);
+      addedIds.add(request.diskUri.toLowerCase());
       return undefined;
     }
     if (entry === undefined) return { status: 'detached' };
+    if (entry.lun !== request.lun) return movedSince(request, entry, options.machineName);
+    if (detach.some((uri) => sameDiskId(uri, request.diskUri))) return undefined;
     if (options.removeOnDetach) dataDisks.splice(dataDisks.indexOf(entry), 1);
     // An entry already marked is a detach that has not finished or has failed: sending it again
     // is how ARM is asked to retry it.
     else entry.toBeDetached = true;
-    changed = true;
+    detach.push(request.diskUri);
     return undefined;
   });
-  return { dataDisks, changed, outcomes };
+  return { dataDisks, attach, detach, changed: attach.length + detach.length > 0, outcomes };
+}
+
+/** The disk is on the machine, but not at the LUN where the detach's caller saw it. */
+function movedSince(request: DiskRequest & { op: 'detach' }, entry: DataDisk, machineName: string): DiskOutcome {
+  return {
+    status: 'failed',
+    message:
+      `disk ${request.diskUri} is attached to ${machineName} at LUN ${entry.lun}, not at LUN ${request.lun} where this detach saw it: ` +
+      'it was detached and attached again meanwhile, so it is left attached; if it should go, the next detach sees it where it is now',
+  };
 }
 
 /** What the machine, as the update left it, says about each request the plan left open. */
@@ -131,6 +150,10 @@ export function outcomesAfterUpdate(
 interface QueuedRequest {
   request: DiskRequest;
   submittedAt: number;
+  /** The process waiting for the outcome: once it is gone, nobody wants the change any more. */
+  submitter: ProcessIdentity;
+  /** When the submitter gives up (ms since the epoch); later, the request is not executed. */
+  deadline: number;
 }
 
 interface QueuedResult {
@@ -190,7 +213,7 @@ export async function submitDiskRequest(request: DiskRequest, options: QueueOpti
   const queue = openQueue(options);
   const submittedAt = Date.now();
   const id = requestId(submittedAt);
-  queue.requests.write(id, { request, submittedAt });
+  queue.requests.write(id, { request, submittedAt, submitter: currentProcess(), deadline: options.deadline });
   for (;;) {
     const outcome = takeResult(queue, id);
     if (outcome !== undefined) return outcome;
@@ -258,10 +281,18 @@ async function runBatch(queue: Queue, processBatch: BatchProcessor): Promise<voi
       queue.requests.delete(id);
       continue;
     }
+    const orphaned = orphanReason(queued, now);
+    if (orphaned !== undefined) {
+      log(`dropped, not executed: ${describeRequest(queued.request)} queued by process ${queued.submitter.pid}, which ${orphaned}`);
+      // A submitter that is alive but out of time may still be looking: it gets an answer.
+      if (isAlive(queued.submitter)) queue.results.write(id, { outcome: { status: 'failed', message: `the call ${orphaned} before its turn came` }, writtenAt: now });
+      queue.requests.delete(id);
+      continue;
+    }
     pending.push({ id, request: queued.request });
   }
   if (pending.length === 0) return;
-  log(`batch of ${pending.length}: ${pending.map(({ request }) => `${request.op} ${request.diskUri.split('/').pop()}`).join(', ')}`);
+  log(`batch of ${pending.length}: ${pending.map(({ request }) => describeRequest(request)).join(', ')}`);
   let outcomes: DiskOutcome[];
   try {
     outcomes = await processBatch(pending.map(({ request }) => request));
@@ -274,4 +305,22 @@ async function runBatch(queue: Queue, processBatch: BatchProcessor): Promise<voi
     queue.results.write(id, { outcome, writtenAt: Date.now() });
     queue.requests.delete(id);
   });
+}
+
+/**
+ * Why a queued request must not be executed, if it must not: a change nobody waits for any more
+ * (its caller was killed, or has given up) would attach a disk for nobody, or detach one that was
+ * attached again meanwhile for someone else.
+ */
+function orphanReason(queued: QueuedRequest, now: number): string | undefined {
+  // Requests queued by an older driver carry no submitter: their age alone decides.
+  if (queued.submitter !== undefined && !isAlive(queued.submitter)) return 'is gone (killed or crashed)';
+  // The leader's own request goes out even at its deadline: its call's signal bounds the update.
+  const own = queued.submitter !== undefined && queued.submitter.pid === process.pid;
+  if (!own && queued.deadline !== undefined && now > queued.deadline) return 'ran out of time';
+  return undefined;
+}
+
+function describeRequest(request: DiskRequest): string {
+  return `${request.op} ${request.diskUri.split('/').pop()}`;
 }

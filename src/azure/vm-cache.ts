@@ -38,7 +38,7 @@ export class VmCache {
   /** The cached machine if it is young enough. */
   peek(ref: MachineRef, now = Date.now()): Machine | undefined {
     const entry = this.store.read(machineKey(ref));
-    return entry !== undefined && now - entry.readAt < this.maxAgeMs ? entry.machine : undefined;
+    return entry !== undefined && isYoung(entry, now, this.maxAgeMs) ? entry.machine : undefined;
   }
 
   /**
@@ -71,7 +71,9 @@ export class VmCache {
   /** A read that started before an update finished must not replace what the update left. */
   private storeIfNewer(ref: MachineRef, entry: Entry): void {
     const current = this.store.read(machineKey(ref));
-    if (current === undefined || current.readAt <= entry.readAt) this.store.write(machineKey(ref), entry);
+    // An entry dated after this read began is kept, unless it is dated in the future (the clock
+    // stepped back since it was written): then nothing would ever replace it.
+    if (current === undefined || current.readAt <= entry.readAt || current.readAt > Date.now()) this.store.write(machineKey(ref), entry);
   }
 
   /** After an update: the machine as the update left it. */
@@ -82,4 +84,10 @@ export class VmCache {
   invalidate(ref: MachineRef): void {
     this.store.delete(machineKey(ref));
   }
+}
+
+/** An entry dated in the future was written before the clock stepped back: its age is unknown, so it is stale. */
+function isYoung(entry: Entry, now: number, maxAgeMs: number): boolean {
+  const age = now - entry.readAt;
+  return age >= 0 && age < maxAgeMs;
 }

@@ -64,7 +64,7 @@ function getDisk(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse 
 }
 
 function getVM(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse {
-  return ok(ctx.state.machineView(ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm'))));
+  return machineResponse(ctx, ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm')));
 }
 
 function updateVM(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
@@ -86,7 +86,23 @@ function listScaleSetVMs(ctx: ArmContext, request: SimRequest, p: Params): SimRe
 }
 
 function getScaleSetVM(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse {
-  return ok(ctx.state.machineView(scaleSetMachine(ctx, p)));
+  return machineResponse(ctx, scaleSetMachine(ctx, p));
+}
+
+/** A VM or instance as GET shows it: the etag in the body and in the `ETag` header, as ARM does. */
+function machineResponse(ctx: ArmContext, machine: Machine): SimResponse {
+  return { status: 200, body: ctx.state.machineView(machine), headers: { ETag: machine.etag } };
+}
+
+/** What every write of a machine goes through first: another writer's change, then If-Match / If-None-Match. */
+function admitWrite(ctx: ArmContext, request: SimRequest, machine: Machine): void {
+  ctx.state.runWriteHooks(machine);
+  ctx.state.checkPreconditions(machine, header(request, 'if-match'), header(request, 'if-none-match'));
+}
+
+function header(request: SimRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function updateScaleSetVM(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
@@ -104,14 +120,16 @@ function scaleSetMachine(ctx: ArmContext, p: Params): Machine {
 /** PUT answers 200 with the model as asked; PATCH answers 202 with nothing but where to look. */
 function updateMachine(ctx: ArmContext, request: SimRequest, machine: Machine): SimResponse {
   const body = jsonObjectBody(request);
+  admitWrite(ctx, request, machine);
   if (request.method === 'PUT') checkLocation(ctx, machine, body);
   const operation = begin(ctx, request, machine, requestedDataDisks(body), 'machine');
   const headers = operationHeaders(ctx, request, operation);
   if (request.method === 'PATCH') return { status: 202, headers: { ...headers, Location: monitorUrl(headers) } };
-  return { status: 200, body: ctx.state.machineView(machine, operation.plan?.desired), headers };
+  return { status: 200, body: ctx.state.machineView(machine, operation.plan?.desired), headers: { ...headers, ETag: machine.etag } };
 }
 
 function attachDetach(ctx: ArmContext, request: SimRequest, machine: Machine): SimResponse {
+  admitWrite(ctx, request, machine);
   const dataDisks = ctx.state.attachDetachAsDataDisks(machine, jsonObjectBody(request));
   const headers = operationHeaders(ctx, request, begin(ctx, request, machine, dataDisks, 'storageProfile'));
   return { status: 202, headers: { ...headers, Location: monitorUrl(headers) } };

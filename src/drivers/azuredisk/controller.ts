@@ -185,14 +185,18 @@ export function createControllerSide(settings: Settings): ControllerSide {
 
   async function detachVolume({ volumeName, nodeName, lun }: DetachRequest): Promise<Reply> {
     return withArm(UPDATE_TIMEOUT_MS, `detaching ${volumeName} from ${nodeName}`, async (arm) => {
-      const machine = await arm.resolveNode(nodeName);
+      const resolved = await arm.resolveNode(nodeName);
+      // What this call decides to detach is decided from a read made after it began, never the
+      // cache: the update then goes out only if the disk is still where this read saw it.
+      const machine = resolved && (await arm.readMachine(resolved.ref, { fresh: true }));
       if (machine === undefined) {
         log(`node ${nodeName} has no VM any more; ${volumeName} counts as detached`);
         return success({ message: `the VM of node ${nodeName} no longer exists` });
       }
-      const diskUri = volumes.read(volumeName)?.diskUri ?? (await findUnrecordedDisk(arm, machine, volumeName, lun));
-      if (diskUri === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
-      const outcome = await arm.changeDataDisks(machine.ref, { op: 'detach', diskUri });
+      const diskUri = volumes.read(volumeName)?.diskUri ?? findUnrecordedDisk(machine, volumeName, lun);
+      const entry = diskUri === undefined ? undefined : findDataDisk(machine.dataDisks, diskUri);
+      if (diskUri === undefined || entry === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
+      const outcome = await arm.changeDataDisks(machine.ref, { op: 'detach', diskUri, lun: entry.lun });
       switch (outcome.status) {
         case 'detached':
         case 'machine-gone':
@@ -207,9 +211,8 @@ export function createControllerSide(settings: Settings): ControllerSide {
   }
 
   /** The fallback described at the top of this file, for a PV this host has no record of. */
-  async function findUnrecordedDisk(arm: ArmSession, machine: Machine, volumeName: string, lun: number | undefined): Promise<string | undefined> {
-    const current = await arm.readMachine(machine.ref, { fresh: true });
-    const dataDisks = (current ?? machine).dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
+  function findUnrecordedDisk(machine: Machine, volumeName: string, lun: number | undefined): string | undefined {
+    const dataDisks = machine.dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
     const atLun = lun === undefined ? undefined : dataDisks.find((entry) => entry.lun === lun);
     if (atLun?.managedDisk?.id !== undefined) {
       log(`no record of ${volumeName}; the node saw it at LUN ${lun}, where ${machineName(machine)} has ${atLun.managedDisk.id}`);
