@@ -1,7 +1,6 @@
 // One call's connection to Azure Resource Manager: azure.json, the credential, the Compute client,
 // and the host-wide state every call shares (throttle gate, VM cache, node → VM map, update
 // queues). Importing this module loads the Azure SDK, so only the azuredisk controller calls do.
-import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
@@ -10,19 +9,13 @@ import { armFailure, isFailedOperation, isNotFound, isPreconditionFailed, isPree
 import { armEndpoints, readCloudConfig, type ArmEndpoints, type CloudConfig } from './cloud-config.ts';
 import { createComputeClient } from './compute-client.ts';
 import { createCredential, type ArmCredential } from './credentials.ts';
-import {
-  outcomesAfterUpdate,
-  planDataDisks,
-  submitDiskRequest,
-  type DiskOutcome,
-  type DiskRequest,
-} from './data-disks.ts';
+import { outcomesAfterUpdate, pinObservedLuns, planDataDisks, type DiskOutcome, type DiskRequest } from './data-disks.ts';
 import { parseDiskUri } from './disk-uri.ts';
+import { azureStateDirs } from './host-state.ts';
 import {
   describeMachine,
   fetchMachine,
   listScaleSetMachines,
-  machineKey,
   machineResourceId,
   repairMachine,
   updateDataDisks,
@@ -82,7 +75,6 @@ export class ArmSession {
   private readonly clients = new Map<string, ComputeManagementClient>();
   private readonly cache: VmCache;
   private readonly resolver: VmResolver;
-  private readonly stateDir: string;
 
   constructor(options: ArmSessionOptions, config: CloudConfig, endpoints: ArmEndpoints, credential: ArmCredential) {
     this.options = options;
@@ -91,11 +83,11 @@ export class ArmSession {
     this.credential = credential;
     this.signal = AbortSignal.timeout(options.timeoutMs);
     this.deadline = Date.now() + options.timeoutMs;
-    this.stateDir = path.join(options.stateDir, 'azure');
-    this.gate = new ThrottleGate(path.join(this.stateDir, 'throttle'));
-    this.cache = new VmCache({ dir: path.join(this.stateDir, 'vms'), lockTimeoutMs: options.timeoutMs });
+    const dirs = azureStateDirs(options.stateDir);
+    this.gate = new ThrottleGate(dirs.throttle);
+    this.cache = new VmCache({ dir: dirs.vms, lockTimeoutMs: options.timeoutMs });
     this.resolver = new VmResolver({
-      dir: path.join(this.stateDir, 'nodes'),
+      dir: dirs.nodes,
       config: { vmType: config.vmType, resourceGroup: config.resourceGroup, primaryScaleSetName: config.primaryScaleSetName },
       reader: {
         get: (ref) => this.readMachine(ref),
@@ -175,23 +167,24 @@ export class ArmSession {
     }
   }
 
-  /** Attaches or detaches one disk, in whatever batch of updates of this machine carries it. */
-  changeDataDisks(ref: MachineRef, request: DiskRequest): Promise<DiskOutcome> {
-    // A closed write gate fails the call here rather than after a wait in the queue.
+  /**
+   * One update of the machine for a batch of requests (the leader's part of disk-queue.ts): a
+   * fresh read, a plan, a conditional write; a 412 or a retryable conflict reads and plans again.
+   */
+  applyDiskRequests(ref: MachineRef, requests: DiskRequest[]): Promise<DiskOutcome[]> {
+    // The gate may have closed while the batch waited for company.
     this.gate.check('write');
-    return submitDiskRequest(
-      request,
-      { dir: path.join(this.stateDir, 'queue'), key: machineKey(ref), deadline: this.deadline, describe: describeMachine(ref) },
-      (requests) => this.updateBatch(ref, requests),
-    );
+    return this.updateBatch(ref, requests);
   }
 
-  private async updateBatch(ref: MachineRef, requests: DiskRequest[]): Promise<DiskOutcome[]> {
+  private async updateBatch(ref: MachineRef, batch: DiskRequest[]): Promise<DiskOutcome[]> {
     const name = describeMachine(ref);
-    const outcomes: (DiskOutcome | undefined)[] = requests.map(() => undefined);
+    const outcomes: (DiskOutcome | undefined)[] = batch.map(() => undefined);
     // Planned from a fresh read, never the cache: whatever another writer (another host, an
     // operator, the portal) changed is in the list we write back.
     let machine = await this.readMachine(ref, { fresh: true });
+    // A detach whose caller saw nothing is held, from here on, to where this read shows the disk.
+    const requests = pinObservedLuns(batch, machine?.dataDisks ?? []);
     let repaired = false;
     let conflicts = 0;
     let preconditions = 0;

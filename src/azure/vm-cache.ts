@@ -41,6 +41,12 @@ export class VmCache {
     return entry !== undefined && isYoung(entry, now, this.maxAgeMs) ? entry.machine : undefined;
   }
 
+  /** The last read of the machine however old, unless dated in the future (its age is unknown). */
+  lastSeen(ref: MachineRef, now = Date.now()): Machine | undefined {
+    const entry = this.store.read(machineKey(ref));
+    return entry !== undefined && entry.readAt <= now ? entry.machine : undefined;
+  }
+
   /**
    * The machine from the cache, or read once for all processes asking at the same time: the reader
    * holds a per-VM lock, and whoever waited on it finds the fresh entry. undefined means the VM

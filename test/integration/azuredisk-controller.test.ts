@@ -8,6 +8,7 @@ import { BUILDS, createSandbox, useArmSimulator, type Sandbox } from '../helpers
 import { baseOptions, goJson, type CallResult } from '../helpers/kubelet.ts';
 import { startArmSimulator, type ArmSimulator, type SimulatorCloudConfig } from '../arm-simulator/index.ts';
 import { tryAcquireLock, type Lock } from '../../src/system/lock.ts';
+import { azureStateDirs, nodeKey } from '../../src/azure/host-state.ts';
 
 const VMSS = 'k8s-agentpool-vmss';
 
@@ -118,26 +119,32 @@ describe.each(BUILDS)('azuredisk controller ($name)', ({ file }) => {
     expect(await h.isattached('pv-s', 'disk-s', node)).toMatchObject({ attached: false });
   });
 
-  test('16 concurrent attaches to one VM: 16 distinct LUNs, one VM update, a few VM reads', async () => {
+  test.each([16, 32])('%i concurrent attaches to one VM: distinct LUNs, one VM update, a few VM reads, the SDK loaded by the leader alone', async (count) => {
     h = await startHarness(file, { updateLatencyMs: 400 });
     h.sim.addVM({ name: 'busy-node' });
-    const disks = Array.from({ length: 16 }, (_, i) => `disk-${String(i).padStart(2, '0')}`);
+    const disks = Array.from({ length: count }, (_, i) => `disk-${String(i).padStart(2, '0')}`);
     for (const disk of disks) h.sim.addDisk({ name: disk, sizeGB: 4 });
+    // @azure/logger complains about the unknown level in each process that loads the SDK.
+    const env = { AZURE_LOG_LEVEL: 'bogus' };
 
-    const replies = await Promise.all(disks.map((disk, i) => h.attach(`pv-${i}`, disk, 'busy-node')));
+    const replies = await Promise.all(disks.map((disk, i) => h.attach(`pv-${i}`, disk, 'busy-node', {}, env)));
     for (const reply of replies) expect(reply).toMatchObject({ status: 'Success', exitCode: 0 });
     const dataDisks = h.sim.getVM('busy-node')?.properties.storageProfile.dataDisks ?? [];
-    expect(new Set(replies.map((reply) => reply.device)).size).toBe(16);
-    expect(dataDisks).toHaveLength(16);
-    expect(dataDisks.map((d) => d.lun).sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(new Set(replies.map((reply) => reply.device)).size).toBe(count);
+    expect(dataDisks).toHaveLength(count);
+    expect(dataDisks.map((d) => d.lun).sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
     // Every process learned its own disk's LUN.
     disks.forEach((disk, i) => expect(replies[i]?.device).toBe(String(lunOf(dataDisks, disk))));
     const updates = h.armCount({ method: 'PUT', pathIncludes: '/virtualMachines/busy-node' });
     const reads = h.armCount({ method: 'GET', pathIncludes: '/virtualMachines/busy-node' });
-    // The batch leader waits while the burst is still arriving, so all 16 share one update.
+    // Every call queues its request first, and the leader waits while the burst is still arriving.
     expect(updates).toBe(1);
-    // One read to resolve, and the final read of the update's long-running operation.
+    // The resolve, the fresh read the update is planned from, and the update's final read.
     expect(reads).toBeLessThanOrEqual(3);
+    // One token for the whole burst, and only the leader's process loaded the SDK.
+    expect(h.sim.count({ kind: 'token', method: 'POST' })).toBe(1);
+    const loaders = new Set([...h.sandbox.readLog().matchAll(/\[(\d+)\].*AZURE_LOG_LEVEL set to unknown/g)].map((match) => match[1]));
+    expect(loaders.size).toBe(1);
   });
 
 });
@@ -304,10 +311,10 @@ describe('azuredisk controller faults and recovery (standalone binary)', () => {
   });
 });
 
-/** The VM update queue of a VM in the default resource group, as the driver keeps it in its state dir. */
-function vmQueue(h: Harness, vm: string) {
-  const dir = path.join(h.sandbox.stateDir, 'azure', 'queue');
-  const key = `${h.sim.resourceGroup}~${vm}`.toLowerCase();
+/** The queue of updates of a node's machine, as the driver keeps it in its state dir. */
+function nodeQueue(h: Harness, node: string) {
+  const dir = azureStateDirs(h.sandbox.stateDir).queue;
+  const key = nodeKey(node);
   const requests = () => {
     const requestDir = path.join(dir, key, 'requests');
     return fs.existsSync(requestDir) ? fs.readdirSync(requestDir).filter((name) => name.endsWith('.json') && !name.startsWith('.')) : [];
@@ -321,7 +328,11 @@ function vmQueue(h: Harness, vm: string) {
       return lock;
     },
     async waitForRequests(count: number): Promise<void> {
-      while (requests().length < count) await new Promise((resolve) => setTimeout(resolve, 20));
+      const deadline = Date.now() + 30_000;
+      while (requests().length < count) {
+        if (Date.now() > deadline) throw new Error(`${count} requests never queued for ${node}: ${requests().join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
   };
 }
@@ -419,7 +430,7 @@ describe('azuredisk controller: other writers, stale reads and killed callers (s
     h.sim.addVM({ name: 'node-1' });
     h.sim.addDisk({ name: 'disk-killed', sizeGB: 8 });
     h.sim.addDisk({ name: 'disk-live', sizeGB: 8 });
-    const queue = vmQueue(h, 'node-1');
+    const queue = nodeQueue(h, 'node-1');
     const leader = queue.hold();
     const killed = h.start(h.attachArgs('pv-killed', 'disk-killed', 'node-1'));
     await queue.waitForRequests(1);
@@ -441,7 +452,7 @@ describe('azuredisk controller: other writers, stale reads and killed callers (s
     h.sim.addDisk({ name: 'disk-d', sizeGB: 8 });
     h.sim.addDisk({ name: 'disk-live', sizeGB: 8 });
     expect(await h.attach('pv-d', 'disk-d', 'node-1')).toMatchObject({ status: 'Success', device: '0' });
-    const queue = vmQueue(h, 'node-1');
+    const queue = nodeQueue(h, 'node-1');
     const leader = queue.hold();
     const killed = h.start(['detach', 'pv-d', 'node-1']);
     await queue.waitForRequests(1);
@@ -464,7 +475,7 @@ describe('azuredisk controller: other writers, stale reads and killed callers (s
     h.sim.addVM({ name: 'node-1' });
     h.sim.addDisk({ name: 'disk-d', sizeGB: 8 });
     expect(await h.attach('pv-d', 'disk-d', 'node-1')).toMatchObject({ status: 'Success', device: '0' });
-    const queue = vmQueue(h, 'node-1');
+    const queue = nodeQueue(h, 'node-1');
     const leader = queue.hold();
     const detach = h.detach('pv-d', 'node-1');
     await queue.waitForRequests(1);

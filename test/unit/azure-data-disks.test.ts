@@ -5,15 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordStore } from '../../src/system/state.ts';
 import type { DataDisk } from '@azure/arm-compute';
-import {
-  BURST_TIMING,
-  lowestFreeLun,
-  outcomesAfterUpdate,
-  planDataDisks,
-  submitDiskRequest,
-  type DiskOutcome,
-  type DiskRequest,
-} from '../../src/azure/data-disks.ts';
+import { lowestFreeLun, outcomesAfterUpdate, planDataDisks, type DiskOutcome, type DiskRequest } from '../../src/azure/data-disks.ts';
+import { BURST_TIMING, submitDiskRequest } from '../../src/azure/disk-queue.ts';
 import { configureLog } from '../../src/system/log.ts';
 import { identityOf, type ProcessIdentity } from '../../src/system/process-identity.ts';
 
