@@ -15,6 +15,7 @@ import { azureStateDirs } from './host-state.ts';
 import {
   describeMachine,
   fetchMachine,
+  listResourceGroupMachines,
   listScaleSetMachines,
   machineResourceId,
   repairMachine,
@@ -152,19 +153,23 @@ export class ArmSession {
     return this.resolver.resolve(nodeName);
   }
 
-  /** The machine, from the host's cache when it is young; `fresh` reads ARM in any case. */
+  /**
+   * The machine, from the host's cache when it is young (filled by a list of the machine's group,
+   * shared by every process); `fresh` reads the machine from ARM in any case.
+   */
   readMachine(ref: MachineRef, options: { fresh?: boolean } = {}): Promise<Machine | undefined> {
     const read = () => fetchMachine(this.client(), ref, this.signal);
-    return options.fresh ? this.cache.refresh(ref, read) : this.cache.get(ref, read);
+    if (options.fresh) return this.cache.refresh(ref, read);
+    const list = ref.kind === 'vm' ? () => this.listResourceGroup(ref.resourceGroup) : () => this.listScaleSet(ref.resourceGroup, ref.scaleSet);
+    return this.cache.get(ref, read, list);
   }
 
-  private async listScaleSet(resourceGroup: string, scaleSet: string): Promise<Machine[]> {
-    try {
-      return await listScaleSetMachines(this.client(), resourceGroup, scaleSet, this.signal);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
-    }
+  private listResourceGroup(resourceGroup: string): Promise<Machine[]> {
+    return emptyIfNotFound(listResourceGroupMachines(this.client(), resourceGroup, this.signal));
+  }
+
+  private listScaleSet(resourceGroup: string, scaleSet: string): Promise<Machine[]> {
+    return emptyIfNotFound(listScaleSetMachines(this.client(), resourceGroup, scaleSet, this.signal));
   }
 
   /**
@@ -262,6 +267,16 @@ export class ArmSession {
       this.cache.invalidate(machine.ref);
       throw new DriverError(`${describeMachine(machine.ref)} is in a failed state and an empty update did not repair it: ${describeError(error)}`);
     }
+  }
+}
+
+/** A group (resource group, scale set) that does not exist lists no machines. */
+async function emptyIfNotFound(listing: Promise<Machine[]>): Promise<Machine[]> {
+  try {
+    return await listing;
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
   }
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { DataDisk } from '@azure/arm-compute';
 import { RecordStore } from '../system/state.ts';
 import { findDataDisk } from './data-disks.ts';
-import type { MachineRef } from './machines.ts';
+import type { Machine, MachineRef } from './machines.ts';
 import { VmCache } from './vm-cache.ts';
 
 export interface AzureStateDirs {
@@ -37,4 +37,16 @@ export function lastSeenEntry(dirs: AzureStateDirs, nodeName: string, diskUri: s
   const ref = nodeMachines(dirs).read(nodeName.toLowerCase());
   const machine = ref && new VmCache({ dir: dirs.vms }).lastSeen(ref);
   return machine && findDataDisk(machine.dataDisks, diskUri);
+}
+
+/**
+ * The node's machine from this host's young cache, as vm-resolver.ts would find it; undefined when
+ * the node is not mapped yet or the cache has nothing young enough (then ARM must be asked).
+ */
+export function cachedMachine(dirs: AzureStateDirs, nodeName: string): Machine | undefined {
+  const ref = nodeMachines(dirs).read(nodeName.toLowerCase());
+  const machine = ref && new VmCache({ dir: dirs.vms }).peek(ref);
+  // An instance answers to its computer name only; a scale-in may have handed the id to another node.
+  if (machine === undefined || (machine.ref.kind === 'vmss' && machine.computerName?.toLowerCase() !== nodeName.toLowerCase())) return undefined;
+  return machine;
 }

@@ -66,6 +66,15 @@ export async function fetchMachine(client: ComputeManagementClient, ref: Machine
   }
 }
 
+/** The standalone VMs of a resource group, with their data disks and etags. */
+export async function listResourceGroupMachines(client: ComputeManagementClient, resourceGroup: string, signal: AbortSignal): Promise<Machine[]> {
+  const machines: Machine[] = [];
+  for await (const vm of client.virtualMachines.list(resourceGroup, { abortSignal: signal })) {
+    machines.push(toMachine({ kind: 'vm', resourceGroup, name: vm.name ?? '' }, vm));
+  }
+  return machines;
+}
+
 export async function listScaleSetMachines(
   client: ComputeManagementClient,
   resourceGroup: string,

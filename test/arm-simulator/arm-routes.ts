@@ -5,7 +5,7 @@ import { asRecord, type Machine, type Operation, type SimulatorState } from './s
 import { jsonObjectBody, type SimRequest, type SimResponse } from './http.ts';
 import type { FaultList } from './faults.ts';
 
-const SCALE_SET_PAGE_SIZE = 50;
+const LIST_PAGE_SIZE = 50;
 
 export interface ArmContext {
   state: SimulatorState;
@@ -26,6 +26,7 @@ const OPERATION_PATH = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute
 
 const ROUTES: Route[] = [
   route('disks/:disk', { GET: getDisk }),
+  route('virtualMachines', { GET: listVMs }),
   route('virtualMachines/:vm', { GET: getVM, PUT: updateVM, PATCH: updateVM }),
   route('virtualMachines/:vm/attachDetachDataDisks', { POST: attachDetachVM }),
   route('virtualMachineScaleSets/:vmss/virtualMachines', { GET: listScaleSetVMs }),
@@ -75,10 +76,18 @@ function attachDetachVM(ctx: ArmContext, request: SimRequest, p: Params): SimRes
   return attachDetach(ctx, request, ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm')));
 }
 
+function listVMs(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
+  return page(ctx, request, ctx.state.resourceGroupVMs(param(p, 'resourceGroup')));
+}
+
 function listScaleSetVMs(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
-  const all = ctx.state.scaleSetVMs(param(p, 'resourceGroup'), param(p, 'vmss'));
+  return page(ctx, request, ctx.state.scaleSetVMs(param(p, 'resourceGroup'), param(p, 'vmss')));
+}
+
+/** ARM's list pages: `value`, and `nextLink` while more follow. */
+function page(ctx: ArmContext, request: SimRequest, all: unknown[]): SimResponse {
   const start = Number(request.query.get('$skiptoken') ?? 0);
-  const end = start + SCALE_SET_PAGE_SIZE;
+  const end = start + LIST_PAGE_SIZE;
   const value = all.slice(start, end);
   if (end >= all.length) return ok({ value });
   const next = new URLSearchParams({ 'api-version': request.query.get('api-version') ?? '', $skiptoken: String(end) });

@@ -294,6 +294,14 @@ export class SimulatorState {
     return machine;
   }
 
+  /** The standalone VMs of a resource group, by name (an empty group lists nothing, as ARM does). */
+  resourceGroupVMs(resourceGroup: string): ArmVirtualMachine[] {
+    return [...this.machines.values()]
+      .filter((m) => m.scaleSet === undefined && sameId(m.resourceGroup, resourceGroup))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => this.vmView(m));
+  }
+
   scaleSetVMs(resourceGroup: string, vmss: string): ArmScaleSetVM[] {
     const scaleSetName = this.scaleSetName(resourceGroup, vmss);
     return [...this.machines.values()]

@@ -342,6 +342,7 @@ async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
 }
 
+const diskUri = (h: Harness, disk: string) => `/subscriptions/${h.sim.subscriptionId}/resourceGroups/${h.sim.resourceGroup}/providers/Microsoft.Compute/disks/${disk}`;
 const dataDiskNames = (h: Harness, vm: string) => h.sim.getVM(vm)?.properties.storageProfile.dataDisks.map((d) => `${d.lun}:${d.name}`).sort();
 
 describe('azuredisk controller: other writers, stale reads and killed callers (standalone binary)', () => {
@@ -406,23 +407,62 @@ describe('azuredisk controller: other writers, stale reads and killed callers (s
     expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-x', '5:disk-z', '9:disk-w']);
   });
 
-  test('a VM cache entry dated in the future (clock stepped back) is ignored, and replaced', async () => {
+  test('VM cache entries dated in the future (clock stepped back) are ignored, and replaced', async () => {
     h = await startHarness(file);
     h.sim.addVM({ name: 'node-1' });
     h.sim.addDisk({ name: 'disk-x', sizeGB: 8 });
     expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ attached: false });
     h.sim.attachDirectly('node-1', 'disk-x', 2);
-    const cacheDir = path.join(h.sandbox.stateDir, 'azure', 'vms');
-    const [cacheFile] = fs.readdirSync(cacheDir).filter((name) => name.endsWith('.json'));
-    const cachePath = path.join(cacheDir, cacheFile ?? 'missing');
-    const entry = JSON.parse(fs.readFileSync(cachePath, 'utf8')) as { readAt: number; machine: { dataDisks: unknown[] } };
-    expect(entry.machine.dataDisks).toEqual([]);
-    fs.writeFileSync(cachePath, JSON.stringify({ ...entry, readAt: Date.now() + 3600_000 }));
+    // Every entry (the VM's own, its resource group's list) says "no disks" and was read in an hour.
+    const cacheFiles = (fs.readdirSync(azureStateDirs(h.sandbox.stateDir).vms, { recursive: true }) as string[])
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => path.join(azureStateDirs(h.sandbox.stateDir).vms, name));
+    expect(cacheFiles.length).toBeGreaterThan(0);
+    const future = Date.now() + 3600_000;
+    for (const cacheFile of cacheFiles) {
+      const entry = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { readAt: number; machine?: { dataDisks: unknown[] }; machines?: Array<{ dataDisks: unknown[] }> };
+      for (const machine of [entry.machine, ...(entry.machines ?? [])]) expect(machine?.dataDisks ?? []).toEqual([]);
+      fs.writeFileSync(cacheFile, JSON.stringify({ ...entry, readAt: future }));
+    }
 
     expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ status: 'Success', attached: true });
-    const replaced = JSON.parse(fs.readFileSync(cachePath, 'utf8')) as { readAt: number; machine: { dataDisks: unknown[] } };
-    expect(replaced.readAt).toBeLessThanOrEqual(Date.now());
-    expect(replaced.machine.dataDisks).toHaveLength(1);
+    const readAts = cacheFiles.flatMap((cacheFile) => (fs.existsSync(cacheFile) ? [(JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { readAt: number }).readAt] : []));
+    expect(readAts.some((readAt) => readAt <= Date.now())).toBe(true);
+    expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ status: 'Success', attached: true });
+  });
+
+  test('isattached sweeps: the resource group is listed once for all its VMs, and a sweep within the cache period asks ARM nothing and loads no SDK', async () => {
+    h = await startHarness(file);
+    const vms = Array.from({ length: 55 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
+    for (const vm of vms) h.sim.addVM({ name: vm });
+    const swept = vms.slice(0, 6);
+    const volumes = swept.flatMap((vm, v) =>
+      [0, 1, 2].map((lun) => {
+        const disk = `disk-${v}-${lun}`;
+        h.sim.addDisk({ name: disk, sizeGB: 8 });
+        h.sim.attachDirectly(vm, disk, lun);
+        return { vm, disk };
+      }),
+    );
+    const env = { AZURE_LOG_LEVEL: 'bogus' };
+    const sweep = () =>
+      Promise.all(
+        swept.map(async (vm) => {
+          for (const { disk } of volumes.filter((volume) => volume.vm === vm)) {
+            expect(await h.sandbox.call('azuredisk', ['isattached', goJson({ ...baseOptions({ volumeName: `pv-${disk}` }), diskName: disk, diskURI: diskUri(h, disk) }), vm], env)).toMatchObject({ attached: true });
+          }
+        }),
+      );
+    await sweep();
+    // 55 VMs are two pages of the resource group's list; no VM is read on its own.
+    expect(h.armCount({ method: 'GET', pathIncludes: '/virtualMachines' })).toBe(2);
+    expect(h.sim.requests.filter((r) => r.kind === 'arm' && /\/virtualMachines\/[^/]+$/.test(r.path))).toEqual([]);
+
+    h.sim.resetLog();
+    fs.writeFileSync(h.sandbox.logFile, '');
+    await sweep();
+    expect(h.sim.requests).toEqual([]);
+    expect(h.sandbox.readLog()).not.toMatch(/AZURE_LOG_LEVEL set to unknown/);
   });
 
   test('a queued attach whose caller was SIGKILLed before the batch ran is never executed', async () => {

@@ -30,7 +30,7 @@ import { explainAzureError } from '../../azure/arm-errors.ts';
 import type { ArmSession, DiskInfo } from '../../azure/arm-session.ts';
 import { findDataDisk, sameDiskId, type CachingMode, type DiskOutcome, type DiskRequest } from '../../azure/data-disks.ts';
 import { submitDiskRequest } from '../../azure/disk-queue.ts';
-import { azureStateDirs, lastSeenEntry, nodeKey } from '../../azure/host-state.ts';
+import { azureStateDirs, cachedMachine, lastSeenEntry, nodeKey } from '../../azure/host-state.ts';
 import { ThrottleGate } from '../../azure/throttle-gate.ts';
 import { parseDiskUri } from '../../azure/disk-uri.ts';
 import type { Machine } from '../../azure/machines.ts';
@@ -197,14 +197,17 @@ export function createControllerSide(settings: Settings): ControllerSide {
   async function isattached({ options, nodeName }: CallArgs['isattached']): Promise<Reply> {
     const disk = parseDriverOptions(azurediskOptions, options.user);
     checkDiskUri(disk.diskURI);
-    return withArm(ISATTACHED_TIMEOUT_MS, `checking ${disk.diskName} on ${nodeName}`, async (arm) => {
-      const machine = await arm.resolveNode(nodeName);
+    const answer = (machine: Machine | undefined): Reply => {
       const entry = machine === undefined ? undefined : findDataDisk(machine.dataDisks, disk.diskURI);
       // An entry marked toBeDetached is on its way out: not attached for the controller-manager.
       const attached = entry !== undefined && entry.toBeDetached !== true;
       if (attached) remember(options.volumeName, { diskUri: entry.managedDisk?.id ?? disk.diskURI, diskName: entry.name ?? disk.diskName });
       return success({ attached });
-    });
+    };
+    // Most calls find the node's machine in the host's cache, and answer without the Azure SDK.
+    const cached = cachedMachine(stateDirs, nodeName);
+    if (cached !== undefined) return answer(cached);
+    return withArm(ISATTACHED_TIMEOUT_MS, `checking ${disk.diskName} on ${nodeName}`, async (arm) => answer(await arm.resolveNode(nodeName)));
   }
 
   async function detachVolume({ volumeName, nodeName, lun }: DetachRequest): Promise<Reply> {
