@@ -22,6 +22,12 @@ export function isNotFound(error: unknown): boolean {
   return armFailure(error).status === 404;
 }
 
+/** A conditional write (If-Match) whose etag is no longer the machine's: someone else changed it. */
+export function isPreconditionFailed(error: unknown): boolean {
+  const { status, code } = armFailure(error);
+  return status === 412 || code === 'PreconditionFailed';
+}
+
 /** The codes and texts ARM uses for "the update was interrupted; repair the VM and try again". */
 export function isPreempted(error: unknown): boolean {
   const { code, message } = armFailure(error);

@@ -1,30 +1,26 @@
 // One call's connection to Azure Resource Manager: azure.json, the credential, the Compute client,
 // and the host-wide state every call shares (throttle gate, VM cache, node → VM map, update
 // queues). Importing this module loads the Azure SDK, so only the azuredisk controller calls do.
-import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import { DriverError, describeError } from '../flexvolume/errors.ts';
 import { log } from '../system/log.ts';
-import { armFailure, isFailedOperation, isNotFound, isPreempted, isRetryableConflict } from './arm-errors.ts';
+import { armFailure, isFailedOperation, isNotFound, isPreconditionFailed, isPreempted, isRetryableConflict } from './arm-errors.ts';
 import { armEndpoints, readCloudConfig, type ArmEndpoints, type CloudConfig } from './cloud-config.ts';
 import { createComputeClient } from './compute-client.ts';
 import { createCredential, type ArmCredential } from './credentials.ts';
-import {
-  outcomesAfterUpdate,
-  planDataDisks,
-  submitDiskRequest,
-  type DiskOutcome,
-  type DiskRequest,
-} from './data-disks.ts';
+import { outcomesAfterUpdate, pinObservedLuns, planDataDisks, type DiskOutcome, type DiskRequest } from './data-disks.ts';
 import { parseDiskUri } from './disk-uri.ts';
+import { azureStateDirs } from './host-state.ts';
 import {
   describeMachine,
   fetchMachine,
+  listResourceGroupMachines,
   listScaleSetMachines,
-  machineKey,
   machineResourceId,
+  repairMachine,
   updateDataDisks,
+  type DataDiskChange,
   type Machine,
   type MachineRef,
 } from './machines.ts';
@@ -55,6 +51,12 @@ export interface DiskInfo {
 
 /** How many times a 409 "concurrent request" is met with a fresh read and another update. */
 const CONFLICT_RETRIES = 3;
+/**
+ * How many times a 412 (another writer changed the machine between our read and our write) is
+ * met with a fresh read and a new plan. Each is a real change by someone else, so a few suffice
+ * unless the machine is being rewritten in a loop, which is better reported than outrun.
+ */
+const PRECONDITION_RETRIES = 5;
 
 export async function openArmSession(options: ArmSessionOptions): Promise<ArmSession> {
   const config = readCloudConfig(options.credentialFile);
@@ -74,7 +76,6 @@ export class ArmSession {
   private readonly clients = new Map<string, ComputeManagementClient>();
   private readonly cache: VmCache;
   private readonly resolver: VmResolver;
-  private readonly stateDir: string;
 
   constructor(options: ArmSessionOptions, config: CloudConfig, endpoints: ArmEndpoints, credential: ArmCredential) {
     this.options = options;
@@ -83,11 +84,11 @@ export class ArmSession {
     this.credential = credential;
     this.signal = AbortSignal.timeout(options.timeoutMs);
     this.deadline = Date.now() + options.timeoutMs;
-    this.stateDir = path.join(options.stateDir, 'azure');
-    this.gate = new ThrottleGate(path.join(this.stateDir, 'throttle'));
-    this.cache = new VmCache({ dir: path.join(this.stateDir, 'vms'), lockTimeoutMs: options.timeoutMs });
+    const dirs = azureStateDirs(options.stateDir);
+    this.gate = new ThrottleGate(dirs.throttle);
+    this.cache = new VmCache({ dir: dirs.vms, lockTimeoutMs: options.timeoutMs });
     this.resolver = new VmResolver({
-      dir: path.join(this.stateDir, 'nodes'),
+      dir: dirs.nodes,
       config: { vmType: config.vmType, resourceGroup: config.resourceGroup, primaryScaleSetName: config.primaryScaleSetName },
       reader: {
         get: (ref) => this.readMachine(ref),
@@ -152,38 +153,46 @@ export class ArmSession {
     return this.resolver.resolve(nodeName);
   }
 
-  /** The machine, from the host's cache when it is young; `fresh` reads ARM in any case. */
+  /**
+   * The machine, from the host's cache when it is young (filled by a list of the machine's group,
+   * shared by every process); `fresh` reads the machine from ARM in any case.
+   */
   readMachine(ref: MachineRef, options: { fresh?: boolean } = {}): Promise<Machine | undefined> {
     const read = () => fetchMachine(this.client(), ref, this.signal);
-    return options.fresh ? this.cache.refresh(ref, read) : this.cache.get(ref, read);
+    if (options.fresh) return this.cache.refresh(ref, read);
+    const list = ref.kind === 'vm' ? () => this.listResourceGroup(ref.resourceGroup) : () => this.listScaleSet(ref.resourceGroup, ref.scaleSet);
+    return this.cache.get(ref, read, list);
   }
 
-  private async listScaleSet(resourceGroup: string, scaleSet: string): Promise<Machine[]> {
-    try {
-      return await listScaleSetMachines(this.client(), resourceGroup, scaleSet, this.signal);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
-    }
+  private listResourceGroup(resourceGroup: string): Promise<Machine[]> {
+    return emptyIfNotFound(listResourceGroupMachines(this.client(), resourceGroup, this.signal));
   }
 
-  /** Attaches or detaches one disk, in whatever batch of updates of this machine carries it. */
-  changeDataDisks(ref: MachineRef, request: DiskRequest): Promise<DiskOutcome> {
-    // A closed write gate fails the call here rather than after a wait in the queue.
+  private listScaleSet(resourceGroup: string, scaleSet: string): Promise<Machine[]> {
+    return emptyIfNotFound(listScaleSetMachines(this.client(), resourceGroup, scaleSet, this.signal));
+  }
+
+  /**
+   * One update of the machine for a batch of requests (the leader's part of disk-queue.ts): a
+   * fresh read, a plan, a conditional write; a 412 or a retryable conflict reads and plans again.
+   */
+  applyDiskRequests(ref: MachineRef, requests: DiskRequest[]): Promise<DiskOutcome[]> {
+    // The gate may have closed while the batch waited for company.
     this.gate.check('write');
-    return submitDiskRequest(
-      request,
-      { dir: path.join(this.stateDir, 'queue'), key: machineKey(ref), deadline: this.deadline, describe: describeMachine(ref) },
-      (requests) => this.updateBatch(ref, requests),
-    );
+    return this.updateBatch(ref, requests);
   }
 
-  private async updateBatch(ref: MachineRef, requests: DiskRequest[]): Promise<DiskOutcome[]> {
+  private async updateBatch(ref: MachineRef, batch: DiskRequest[]): Promise<DiskOutcome[]> {
     const name = describeMachine(ref);
-    const outcomes: (DiskOutcome | undefined)[] = requests.map(() => undefined);
-    let machine = await this.readMachine(ref);
+    const outcomes: (DiskOutcome | undefined)[] = batch.map(() => undefined);
+    // Planned from a fresh read, never the cache: whatever another writer (another host, an
+    // operator, the portal) changed is in the list we write back.
+    let machine = await this.readMachine(ref, { fresh: true });
+    // A detach whose caller saw nothing is held, from here on, to where this read shows the disk.
+    const requests = pinObservedLuns(batch, machine?.dataDisks ?? []);
     let repaired = false;
     let conflicts = 0;
+    let preconditions = 0;
     for (;;) {
       if (machine === undefined) return requests.map(() => ({ status: 'machine-gone' }));
       if (machine.provisioningState.toLowerCase() === 'failed' && !repaired) {
@@ -195,13 +204,19 @@ export class ArmSession {
       const openRequests = open.map(({ request }) => request);
       const plan = planDataDisks(machine.dataDisks, openRequests, { removeOnDetach: this.endpoints.isAzureStack, machineName: name });
       try {
-        const result = plan.changed ? await this.update(machine, plan.dataDisks) : machine;
+        const result = plan.changed ? await this.update(machine, plan) : machine;
         const decided = outcomesAfterUpdate(result.dataDisks, openRequests, plan, name);
         open.forEach(({ index }, position) => (outcomes[index] = decided[position]));
         return settled(outcomes, name);
       } catch (error) {
         this.cache.invalidate(ref);
         if (this.signal.aborted) throw this.timedOut(`the update of ${name}`);
+        if (isPreconditionFailed(error) && preconditions < PRECONDITION_RETRIES) {
+          preconditions++;
+          log(`${name} changed since it was read (412, another writer); reading it again and planning anew, try ${preconditions + 1}`);
+          machine = await this.readMachine(ref, { fresh: true });
+          continue;
+        }
         if ((isPreempted(error) || isFailedOperation(error)) && !repaired) {
           log(`update of ${name} failed (${describeError(error)}); repairing the VM with an empty update and trying once more`);
           repaired = true;
@@ -232,9 +247,9 @@ export class ArmSession {
     }
   }
 
-  private async update(machine: Machine, dataDisks: Machine['dataDisks']): Promise<Machine> {
+  private async update(machine: Machine, change: DataDiskChange): Promise<Machine> {
     const started = Date.now();
-    const result = await updateDataDisks(this.client(), machine, dataDisks, this.signal);
+    const result = await updateDataDisks(this.client(), machine, change, this.signal);
     this.cache.remember(result);
     log(`updated ${describeMachine(machine.ref)} in ${Date.now() - started} ms: LUNs ${describeLuns(result)}`);
     return result;
@@ -245,13 +260,23 @@ export class ArmSession {
     if (machine === undefined) return undefined;
     log(`${describeMachine(machine.ref)} is in provisioning state ${machine.provisioningState}; sending an empty update to repair it`);
     try {
-      const repaired = await updateDataDisks(this.client(), machine, undefined, this.signal);
+      const repaired = await repairMachine(this.client(), machine, this.signal);
       this.cache.remember(repaired);
       return repaired;
     } catch (error) {
       this.cache.invalidate(machine.ref);
       throw new DriverError(`${describeMachine(machine.ref)} is in a failed state and an empty update did not repair it: ${describeError(error)}`);
     }
+  }
+}
+
+/** A group (resource group, scale set) that does not exist lists no machines. */
+async function emptyIfNotFound(listing: Promise<Machine[]>): Promise<Machine[]> {
+  try {
+    return await listing;
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
   }
 }
 

@@ -17,6 +17,8 @@ export interface Machine {
   provisioningState: string;
   computerName: string | undefined;
   dataDisks: DataDisk[];
+  /** ARM's version of the model, for conditional writes; undefined when the read carried none. */
+  etag: string | undefined;
 }
 
 /** Lower-cased: ARM names are case-insensitive, and the key names cache files and locks. */
@@ -46,6 +48,7 @@ function toMachine(ref: MachineRef, vm: VirtualMachine | VirtualMachineScaleSetV
     provisioningState: vm.provisioningState ?? 'Unknown',
     computerName: vm.osProfile?.computerName,
     dataDisks: vm.storageProfile?.dataDisks ?? [],
+    etag: vm.etag || undefined,
   };
 }
 
@@ -63,6 +66,15 @@ export async function fetchMachine(client: ComputeManagementClient, ref: Machine
   }
 }
 
+/** The standalone VMs of a resource group, with their data disks and etags. */
+export async function listResourceGroupMachines(client: ComputeManagementClient, resourceGroup: string, signal: AbortSignal): Promise<Machine[]> {
+  const machines: Machine[] = [];
+  for await (const vm of client.virtualMachines.list(resourceGroup, { abortSignal: signal })) {
+    machines.push(toMachine({ kind: 'vm', resourceGroup, name: vm.name ?? '' }, vm));
+  }
+  return machines;
+}
+
 export async function listScaleSetMachines(
   client: ComputeManagementClient,
   resourceGroup: string,
@@ -76,27 +88,66 @@ export async function listScaleSetMachines(
   return machines;
 }
 
+/** A change of a machine's data disks, planned from a read of it (see planDataDisks). */
+export interface DataDiskChange {
+  /** The complete list to write. */
+  dataDisks: DataDisk[];
+  /** The entries the plan added, and the disks whose entries it marked toBeDetached or removed. */
+  attach: DataDisk[];
+  detach: string[];
+}
+
 /**
- * Replaces the machine's data disk list (undefined: an empty update, which is how a VM in Failed
- * state is repaired) and returns the machine as ARM reports it once the operation is done.
+ * Writes a change planned from `machine` and returns the machine as ARM reports it once the
+ * operation is done. The whole list is written only if the model is still the one the plan was
+ * made from (If-Match with the read's etag; a stale one is 412, and the caller reads and plans
+ * again), so an entry another writer added or removed meanwhile is never dropped or brought back.
  */
-export async function updateDataDisks(
-  client: ComputeManagementClient,
-  machine: Machine,
-  dataDisks: DataDisk[] | undefined,
-  signal: AbortSignal,
-): Promise<Machine> {
+export async function updateDataDisks(client: ComputeManagementClient, machine: Machine, change: DataDiskChange, signal: AbortSignal): Promise<Machine> {
+  if (machine.etag === undefined) return attachDetachDataDisks(client, machine, change, signal);
   const { ref, location } = machine;
-  const storageProfile = dataDisks === undefined ? {} : { storageProfile: { dataDisks } };
-  const options = { abortSignal: signal };
-  if (ref.kind === 'vmss') {
-    const poller = client.virtualMachineScaleSetVMs.update(ref.resourceGroup, ref.scaleSet, ref.instanceId, { location, ...storageProfile }, options);
-    return toMachine(ref, await settle(poller, signal));
-  }
+  const body = { location, storageProfile: { dataDisks: change.dataDisks } };
+  const options = { abortSignal: signal, ifMatch: machine.etag };
   const poller =
-    dataDisks === undefined
-      ? client.virtualMachines.update(ref.resourceGroup, ref.name, {}, options)
-      : client.virtualMachines.createOrUpdate(ref.resourceGroup, ref.name, { location, ...storageProfile }, options);
+    ref.kind === 'vmss'
+      ? client.virtualMachineScaleSetVMs.update(ref.resourceGroup, ref.scaleSet, ref.instanceId, body, options)
+      : client.virtualMachines.createOrUpdate(ref.resourceGroup, ref.name, body, options);
+  return toMachine(ref, await settle(poller, signal));
+}
+
+/**
+ * Without an etag no write of the whole list can be made conditional, so the change goes out as
+ * attachDetachDataDisks, which names only the disks it attaches (at the LUNs planned) and
+ * detaches: ARM leaves every other entry as it is, whoever wrote it.
+ */
+async function attachDetachDataDisks(client: ComputeManagementClient, machine: Machine, change: DataDiskChange, signal: AbortSignal): Promise<Machine> {
+  const { ref } = machine;
+  const request = {
+    dataDisksToAttach: change.attach.map((disk) => ({
+      diskId: disk.managedDisk?.id ?? '',
+      lun: disk.lun,
+      caching: disk.caching,
+      ...(disk.writeAcceleratorEnabled === true && { writeAcceleratorEnabled: true }),
+    })),
+    dataDisksToDetach: change.detach.map((diskId) => ({ diskId })),
+  };
+  const options = { abortSignal: signal };
+  const poller =
+    ref.kind === 'vmss'
+      ? client.virtualMachineScaleSetVMs.attachDetachDataDisks(ref.resourceGroup, ref.scaleSet, ref.instanceId, request, options)
+      : client.virtualMachines.attachDetachDataDisks(ref.resourceGroup, ref.name, request, options);
+  const storageProfile = await settle(poller, signal);
+  return { ...machine, dataDisks: storageProfile.dataDisks ?? [], etag: undefined };
+}
+
+/** An empty update, which is how a VM in Failed state is repaired; it names no data disk. */
+export async function repairMachine(client: ComputeManagementClient, machine: Machine, signal: AbortSignal): Promise<Machine> {
+  const { ref, location } = machine;
+  const options = { abortSignal: signal };
+  const poller =
+    ref.kind === 'vmss'
+      ? client.virtualMachineScaleSetVMs.update(ref.resourceGroup, ref.scaleSet, ref.instanceId, { location }, options)
+      : client.virtualMachines.update(ref.resourceGroup, ref.name, {}, options);
   return toMachine(ref, await settle(poller, signal));
 }
 

@@ -5,7 +5,7 @@ import { asRecord, type Machine, type Operation, type SimulatorState } from './s
 import { jsonObjectBody, type SimRequest, type SimResponse } from './http.ts';
 import type { FaultList } from './faults.ts';
 
-const SCALE_SET_PAGE_SIZE = 50;
+const LIST_PAGE_SIZE = 50;
 
 export interface ArmContext {
   state: SimulatorState;
@@ -26,6 +26,7 @@ const OPERATION_PATH = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute
 
 const ROUTES: Route[] = [
   route('disks/:disk', { GET: getDisk }),
+  route('virtualMachines', { GET: listVMs }),
   route('virtualMachines/:vm', { GET: getVM, PUT: updateVM, PATCH: updateVM }),
   route('virtualMachines/:vm/attachDetachDataDisks', { POST: attachDetachVM }),
   route('virtualMachineScaleSets/:vmss/virtualMachines', { GET: listScaleSetVMs }),
@@ -64,7 +65,7 @@ function getDisk(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse 
 }
 
 function getVM(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse {
-  return ok(ctx.state.machineView(ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm'))));
+  return machineResponse(ctx, ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm')));
 }
 
 function updateVM(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
@@ -75,10 +76,18 @@ function attachDetachVM(ctx: ArmContext, request: SimRequest, p: Params): SimRes
   return attachDetach(ctx, request, ctx.state.vm(param(p, 'resourceGroup'), param(p, 'vm')));
 }
 
+function listVMs(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
+  return page(ctx, request, ctx.state.resourceGroupVMs(param(p, 'resourceGroup')));
+}
+
 function listScaleSetVMs(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
-  const all = ctx.state.scaleSetVMs(param(p, 'resourceGroup'), param(p, 'vmss'));
+  return page(ctx, request, ctx.state.scaleSetVMs(param(p, 'resourceGroup'), param(p, 'vmss')));
+}
+
+/** ARM's list pages: `value`, and `nextLink` while more follow. */
+function page(ctx: ArmContext, request: SimRequest, all: unknown[]): SimResponse {
   const start = Number(request.query.get('$skiptoken') ?? 0);
-  const end = start + SCALE_SET_PAGE_SIZE;
+  const end = start + LIST_PAGE_SIZE;
   const value = all.slice(start, end);
   if (end >= all.length) return ok({ value });
   const next = new URLSearchParams({ 'api-version': request.query.get('api-version') ?? '', $skiptoken: String(end) });
@@ -86,7 +95,23 @@ function listScaleSetVMs(ctx: ArmContext, request: SimRequest, p: Params): SimRe
 }
 
 function getScaleSetVM(ctx: ArmContext, _request: SimRequest, p: Params): SimResponse {
-  return ok(ctx.state.machineView(scaleSetMachine(ctx, p)));
+  return machineResponse(ctx, scaleSetMachine(ctx, p));
+}
+
+/** A VM or instance as GET shows it: the etag in the body and in the `ETag` header, as ARM does. */
+function machineResponse(ctx: ArmContext, machine: Machine): SimResponse {
+  return { status: 200, body: ctx.state.machineView(machine), headers: { ETag: machine.etag } };
+}
+
+/** What every write of a machine goes through first: another writer's change, then If-Match / If-None-Match. */
+function admitWrite(ctx: ArmContext, request: SimRequest, machine: Machine): void {
+  ctx.state.runWriteHooks(machine);
+  ctx.state.checkPreconditions(machine, header(request, 'if-match'), header(request, 'if-none-match'));
+}
+
+function header(request: SimRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function updateScaleSetVM(ctx: ArmContext, request: SimRequest, p: Params): SimResponse {
@@ -104,14 +129,16 @@ function scaleSetMachine(ctx: ArmContext, p: Params): Machine {
 /** PUT answers 200 with the model as asked; PATCH answers 202 with nothing but where to look. */
 function updateMachine(ctx: ArmContext, request: SimRequest, machine: Machine): SimResponse {
   const body = jsonObjectBody(request);
+  admitWrite(ctx, request, machine);
   if (request.method === 'PUT') checkLocation(ctx, machine, body);
   const operation = begin(ctx, request, machine, requestedDataDisks(body), 'machine');
   const headers = operationHeaders(ctx, request, operation);
   if (request.method === 'PATCH') return { status: 202, headers: { ...headers, Location: monitorUrl(headers) } };
-  return { status: 200, body: ctx.state.machineView(machine, operation.plan?.desired), headers };
+  return { status: 200, body: ctx.state.machineView(machine, operation.plan?.desired), headers: { ...headers, ETag: machine.etag } };
 }
 
 function attachDetach(ctx: ArmContext, request: SimRequest, machine: Machine): SimResponse {
+  admitWrite(ctx, request, machine);
   const dataDisks = ctx.state.attachDetachAsDataDisks(machine, jsonObjectBody(request));
   const headers = operationHeaders(ctx, request, begin(ctx, request, machine, dataDisks, 'storageProfile'));
   return { status: 202, headers: { ...headers, Location: monitorUrl(headers) } };

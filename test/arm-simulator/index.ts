@@ -113,7 +113,15 @@ export interface ArmSimulator {
   getDisk(name: string): ArmDisk | undefined;
   /** Attaches at once, without ARM calls (e.g. to make a disk "owned by another VM"). */
   attachDirectly(vmNameOrId: string, diskName: string, lun: number): void;
+  /** Detaches at once, without ARM calls (another writer's detach). Both change the VM's etag. */
+  detachDirectly(vmNameOrId: string, diskName: string): void;
   setProvisioningState(vmNameOrId: string, state: 'Succeeded' | 'Failed'): void;
+  /**
+   * Another writer: `hook` runs once, when the next write (PUT, PATCH, attachDetachDataDisks) of
+   * the VM or instance arrives, before ARM checks it; e.g. `() => sim.attachDirectly(vm, 'x', 5)`
+   * lands a change between a client's read and its write.
+   */
+  beforeNextWrite(vmNameOrId: string, hook: () => void): void;
   /** The VM the instance metadata service describes. */
   setLocalInstance(instance: LocalInstance): void;
   cloudConfig(overrides?: Partial<SimulatorCloudConfig>): SimulatorCloudConfig;
@@ -211,7 +219,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     getScaleSetVM: (vmss, instanceId) => state.getScaleSetVM(vmss, instanceId),
     getDisk: (name) => state.getDisk(name),
     attachDirectly: (vm, disk, lun) => state.attachDirectly(vm, disk, lun),
+    detachDirectly: (vm, disk) => state.detachDirectly(vm, disk),
     setProvisioningState: (vm, provisioningState) => state.setProvisioningState(vm, provisioningState),
+    beforeNextWrite: (vm, hook) => state.beforeNextWrite(vm, hook),
     setLocalInstance: (instance) => state.setLocalInstance(instance),
     cloudConfig: (overrides = {}) => ({
       cloud: 'AzurePublicCloud',

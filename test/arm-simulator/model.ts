@@ -42,6 +42,7 @@ export interface ArmVirtualMachine {
   name: string;
   type: 'Microsoft.Compute/virtualMachines';
   location: string;
+  etag: string;
   properties: MachineProperties;
 }
 
@@ -51,6 +52,7 @@ export interface ArmScaleSetVM {
   instanceId: string;
   type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
   location: string;
+  etag: string;
   properties: MachineProperties & { latestModelApplied: boolean };
 }
 

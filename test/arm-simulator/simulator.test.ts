@@ -50,6 +50,7 @@ function attachBody(diskId: string, lun: number, extra: { toBeDetached?: boolean
 interface RawResponse {
   status: number;
   body: Record<string, unknown>;
+  headers: Record<string, unknown>;
 }
 
 function rawRequest(method: string, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
@@ -57,7 +58,7 @@ function rawRequest(method: string, path: string, headers: Record<string, string
     const request = https.request(`${sim.url}${path}`, { method, headers, ca }, (response) => {
       let data = '';
       response.on('data', (chunk: string) => (data += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: data ? JSON.parse(data) : {} }));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: data ? JSON.parse(data) : {}, headers: response.headers }));
     });
     request.on('error', reject);
     request.end();
@@ -69,6 +70,12 @@ interface SdkError {
   code?: string;
   message: string;
   response?: { headers: { get(name: string): string | undefined } };
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<SdkError> {
@@ -276,6 +283,108 @@ describe('virtual machines', () => {
     expect(noVersion.status).toBe(400);
     const absent = await rawRequest('GET', `${path}-x?api-version=x`, { Authorization: `Bearer ${token}` });
     expect([absent.status, (absent.body['error'] as { code: string }).code]).toEqual([404, 'ResourceNotFound']);
+  });
+});
+
+describe('etags, conditional writes and other writers', () => {
+  test('every change gives a VM a new etag, in the body and the ETag header', async () => {
+    const diskId = sim.addDisk({ name: 'd1', sizeGB: 10 });
+    sim.addDisk({ name: 'd2', sizeGB: 10 });
+    sim.addVM({ name: 'vm1' });
+    const first = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    expect(first.etag).toMatch(/^"\d+"$/);
+    const path = `/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2025-04-01`;
+    const token = await secretCredential().getToken(`${sim.url}/.default`);
+    const raw = await rawRequest('GET', path, { Authorization: `Bearer ${token.token}` });
+    expect(raw.headers['etag']).toBe(first.etag);
+    expect(raw.body['etag']).toBe(first.etag);
+
+    const updated = await client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', attachBody(diskId, 0), { ...FAST_POLLING, ifMatch: first.etag });
+    expect(updated.etag).not.toBe(first.etag);
+    sim.attachDirectly('vm1', 'd2', 1);
+    const afterOther = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    expect(afterOther.etag).not.toBe(updated.etag);
+    sim.detachDirectly('vm1', 'd2');
+    expect(sim.getVM('vm1')?.etag).not.toBe(afterOther.etag);
+    expect(sim.getDisk('d2')?.managedBy).toBeUndefined();
+  });
+
+  test('If-Match with a stale etag is 412 PreconditionFailed and changes nothing; * and the current etag pass', async () => {
+    const diskId = sim.addDisk({ name: 'd1', sizeGB: 10 });
+    sim.addDisk({ name: 'other', sizeGB: 10 });
+    sim.addVM({ name: 'vm1' });
+    const read = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    sim.attachDirectly('vm1', 'other', 0);
+    const refused = await rejection(client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', attachBody(diskId, 1), { ...FAST_POLLING, ifMatch: read.etag }));
+    expect([refused.statusCode, refused.code]).toEqual([412, 'PreconditionFailed']);
+    expect(sim.getVM('vm1')?.properties.storageProfile.dataDisks.map((d) => d.name)).toEqual(['other']);
+    expect(sim.getDisk('d1')?.managedBy).toBeUndefined();
+
+    const fresh = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    const body = { location: sim.location, storageProfile: { dataDisks: [...(fresh.storageProfile?.dataDisks ?? []), { lun: 1, createOption: 'Attach', managedDisk: { id: diskId } }] } };
+    await client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', body, { ...FAST_POLLING, ifMatch: fresh.etag });
+    expect(sim.getVM('vm1')?.properties.storageProfile.dataDisks.map((d) => d.name)).toEqual(['other', 'd1']);
+    await client.virtualMachines.update(sim.resourceGroup, 'vm1', {}, { ...FAST_POLLING, ifMatch: '*' });
+
+    const created = await rejection(client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', { location: sim.location }, { ...FAST_POLLING, ifNoneMatch: '*' }));
+    expect([created.statusCode, created.code]).toEqual([412, 'PreconditionFailed']);
+  });
+
+  test('scale-set instances have etags and honour If-Match too', async () => {
+    sim.addScaleSet({ name: 'ss', computerNamePrefix: 'ss', instanceIds: [3] });
+    const diskId = sim.addDisk({ name: 'd1', sizeGB: 10 });
+    const read = await client.virtualMachineScaleSetVMs.get(sim.resourceGroup, 'ss', '3');
+    expect(read.etag).toMatch(/^"\d+"$/);
+    expect([...(await collect(client.virtualMachineScaleSetVMs.list(sim.resourceGroup, 'ss')))][0]?.etag).toBe(read.etag);
+    sim.setProvisioningState(`/subscriptions/${sim.subscriptionId}/resourceGroups/${sim.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3`, 'Succeeded');
+    const refused = await rejection(client.virtualMachineScaleSetVMs.update(sim.resourceGroup, 'ss', '3', attachBody(diskId, 0), { ...FAST_POLLING, ifMatch: read.etag }));
+    expect(refused.statusCode).toBe(412);
+    const fresh = await client.virtualMachineScaleSetVMs.get(sim.resourceGroup, 'ss', '3');
+    const done = await client.virtualMachineScaleSetVMs.update(sim.resourceGroup, 'ss', '3', attachBody(diskId, 0), { ...FAST_POLLING, ifMatch: fresh.etag });
+    expect(done.storageProfile?.dataDisks?.map((d) => d.lun)).toEqual([0]);
+  });
+
+  test('beforeNextWrite lands another writer\'s change between a read and the next write, once', async () => {
+    const diskId = sim.addDisk({ name: 'mine', sizeGB: 10 });
+    sim.addDisk({ name: 'theirs', sizeGB: 10 });
+    sim.addVM({ name: 'vm1' });
+    const read = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    let runs = 0;
+    sim.beforeNextWrite('vm1', () => {
+      runs++;
+      sim.attachDirectly('vm1', 'theirs', 0);
+    });
+    await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    expect(runs).toBe(0);
+    const refused = await rejection(client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', attachBody(diskId, 1), { ...FAST_POLLING, ifMatch: read.etag }));
+    expect(refused.statusCode).toBe(412);
+    // Without If-Match the same stale write would have dropped their disk; the hook ran once.
+    await client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', attachBody(diskId, 1), FAST_POLLING);
+    expect(runs).toBe(1);
+    expect(sim.getVM('vm1')?.properties.storageProfile.dataDisks.map((d) => d.name)).toEqual(['mine']);
+  });
+
+  test('an operation completes on time without being polled: a later GET shows its result', async () => {
+    const diskId = sim.addDisk({ name: 'd1', sizeGB: 10 });
+    sim.addVM({ name: 'vm1' });
+    sim.setUpdateLatency(150);
+    const poller = client.virtualMachines.createOrUpdate(sim.resourceGroup, 'vm1', attachBody(diskId, 0), FAST_POLLING);
+    await poller.submitted();
+    const polls = sim.count({ pathIncludes: '/operations/' });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const vm = await client.virtualMachines.get(sim.resourceGroup, 'vm1');
+    expect(sim.count({ pathIncludes: '/operations/' })).toBe(polls);
+    expect(vm.provisioningState).toBe('Succeeded');
+    expect(vm.storageProfile?.dataDisks?.map((d) => d.name)).toEqual(['d1']);
+    // The operation says it ended when its time came, not when someone next asked.
+    await poller.pollUntilDone();
+    const operationPath = sim.requests.find((r) => r.path.includes('/operations/'))?.path ?? '';
+    const token = await secretCredential().getToken(`${sim.url}/.default`);
+    const status = await rawRequest('GET', `${operationPath}?api-version=2025-04-01`, { Authorization: `Bearer ${token.token}` });
+    const took = Date.parse(String(status.body['endTime'])) - Date.parse(String(status.body['startTime']));
+    expect(status.body['status']).toBe('Succeeded');
+    expect(took).toBeGreaterThanOrEqual(150);
+    expect(took).toBeLessThan(200);
   });
 });
 

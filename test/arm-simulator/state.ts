@@ -45,6 +45,10 @@ export interface Machine {
   dataDisks: ArmDataDisk[];
   failed: boolean;
   inFlight: Operation[];
+  /** ARM's optimistic-concurrency token: a new one on every change of the model. */
+  etag: string;
+  /** Test hooks run once each when the next write of this machine arrives (see `beforeNextWrite`). */
+  writeHooks: Array<() => void>;
 }
 
 interface DataDiskPlan {
@@ -157,7 +161,15 @@ export class SimulatorState {
 
   private addMachine(spec: Pick<Machine, 'id' | 'name' | 'resourceGroup' | 'computerName' | 'scaleSet'>): void {
     if (this.machines.has(key(spec.id))) throw new Error(`${spec.id} already exists`);
-    this.machines.set(key(spec.id), { ...spec, vmId: randomUUID(), dataDisks: [], failed: false, inFlight: [] });
+    this.machines.set(key(spec.id), {
+      ...spec,
+      vmId: randomUUID(),
+      dataDisks: [],
+      failed: false,
+      inFlight: [],
+      etag: nextEtag(),
+      writeHooks: [],
+    });
   }
 
   getVM(name: string): ArmVirtualMachine | undefined {
@@ -190,11 +202,59 @@ export class SimulatorState {
     if (machine.dataDisks.some((d) => d.lun === lun)) throw new Error(`LUN ${lun} is taken on ${machine.name}`);
     machine.dataDisks.push(dataDiskEntry(disk, { lun, diskId: disk.id, name: undefined, createOption: undefined, caching: undefined }));
     disk.managedBy = machine.id;
+    machine.etag = nextEtag();
+  }
+
+  /** Takes a disk off a VM without an ARM call: another writer's detach. */
+  detachDirectly(vmNameOrId: string, diskName: string): void {
+    this.settle();
+    const machine = this.machineByNameOrId(vmNameOrId);
+    const entry = machine.dataDisks.find((d) => sameId(lastSegment(d.managedDisk.id), diskName));
+    if (!entry) throw new Error(`disk ${diskName} is not attached to ${machine.name}`);
+    machine.dataDisks = machine.dataDisks.filter((d) => d !== entry);
+    const disk = this.disks.get(key(entry.managedDisk.id));
+    if (disk && sameId(disk.managedBy, machine.id)) disk.managedBy = undefined;
+    machine.etag = nextEtag();
   }
 
   setProvisioningState(vmNameOrId: string, state: 'Succeeded' | 'Failed'): void {
     this.settle();
-    this.machineByNameOrId(vmNameOrId).failed = state === 'Failed';
+    const machine = this.machineByNameOrId(vmNameOrId);
+    machine.failed = state === 'Failed';
+    machine.etag = nextEtag();
+  }
+
+  /**
+   * Runs `hook` once, when the next write of the machine arrives and before ARM looks at it: the
+   * moment another writer's change lands between a client's read and its write.
+   */
+  beforeNextWrite(vmNameOrId: string, hook: () => void): void {
+    this.machineByNameOrId(vmNameOrId).writeHooks.push(hook);
+  }
+
+  /** The hooks `beforeNextWrite` left for this machine, each run once. */
+  runWriteHooks(machine: Machine): void {
+    const hooks = machine.writeHooks.splice(0);
+    for (const hook of hooks) hook();
+  }
+
+  /**
+   * ARM's conditional writes: `If-Match` names the etag the client last read (or `*`: any existing
+   * resource), `If-None-Match: *` asks for creation only. Either unmet is 412 PreconditionFailed.
+   */
+  checkPreconditions(machine: Machine, ifMatch: string | undefined, ifNoneMatch: string | undefined): void {
+    this.settle();
+    if (ifNoneMatch !== undefined && ifNoneMatch.trim() === '*') {
+      throw new ArmError(412, 'PreconditionFailed', `The resource '${machine.name}' already exists; the request's If-None-Match condition '*' is not met.`);
+    }
+    if (ifMatch === undefined || ifMatch.trim() === '*') return;
+    if (ifMatch.trim() !== machine.etag) {
+      throw new ArmError(
+        412,
+        'PreconditionFailed',
+        `Etag provided in if-match header ${ifMatch.trim()} does not match etag ${machine.etag} of resource ${machine.id} in NRP data store.`,
+      );
+    }
   }
 
   setLocalInstance(instance: LocalInstance): void {
@@ -232,6 +292,14 @@ export class SimulatorState {
     const machine = this.findScaleSetMachine(resourceGroup, vmss, instanceId);
     if (!machine) throw new ArmError(404, 'NotFound', 'The entity was not found in this Azure location.');
     return machine;
+  }
+
+  /** The standalone VMs of a resource group, by name (an empty group lists nothing, as ARM does). */
+  resourceGroupVMs(resourceGroup: string): ArmVirtualMachine[] {
+    return [...this.machines.values()]
+      .filter((m) => m.scaleSet === undefined && sameId(m.resourceGroup, resourceGroup))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => this.vmView(m));
   }
 
   scaleSetVMs(resourceGroup: string, vmss: string): ArmScaleSetVM[] {
@@ -309,6 +377,7 @@ export class SimulatorState {
       result,
     };
     machine.inFlight.push(operation);
+    machine.etag = nextEtag();
     this.operations.set(operation.id, operation);
     return operation;
   }
@@ -416,7 +485,9 @@ export class SimulatorState {
   private complete(operation: Operation): void {
     const machine = operation.machine;
     machine.inFlight = machine.inFlight.filter((op) => op !== operation);
-    operation.endTime = new Date();
+    machine.etag = nextEtag();
+    // The operation ended when its time came, whenever the simulator is next asked about it.
+    operation.endTime = new Date(operation.completesAt);
     for (const disk of operation.plan?.attaching ?? []) {
       if (disk.reservedBy === machine.id) disk.reservedBy = undefined;
     }
@@ -456,6 +527,7 @@ export class SimulatorState {
       name: machine.name,
       type: 'Microsoft.Compute/virtualMachines',
       location: this.config.location,
+      etag: machine.etag,
       properties: this.machineProperties(machine, dataDisks),
     };
   }
@@ -467,6 +539,7 @@ export class SimulatorState {
       instanceId: machine.scaleSet?.instanceId ?? '',
       type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines',
       location: this.config.location,
+      etag: machine.etag,
       properties: { ...this.machineProperties(machine, dataDisks), latestModelApplied: true },
     };
   }
@@ -522,6 +595,14 @@ export class SimulatorState {
   removeDisk(id: string): void {
     this.disks.delete(key(id));
   }
+}
+
+let etagCounter = 0;
+
+/** ARM's VM etags are quoted integers; unique across the process so no two machines share one. */
+function nextEtag(): string {
+  etagCounter++;
+  return `"${etagCounter}"`;
 }
 
 function provisioningState(machine: Machine): ProvisioningState {

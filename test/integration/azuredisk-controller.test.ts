@@ -1,11 +1,14 @@
 // The azuredisk controller side (attach, isattached, detach) through the built executable, called as
 // kube-controller-manager calls it, against the ARM simulator with the real Azure SDK inside.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILDS, createSandbox, useArmSimulator, type Sandbox } from '../helpers/sandbox.ts';
 import { baseOptions, goJson, type CallResult } from '../helpers/kubelet.ts';
 import { startArmSimulator, type ArmSimulator, type SimulatorCloudConfig } from '../arm-simulator/index.ts';
+import { tryAcquireLock, type Lock } from '../../src/system/lock.ts';
+import { azureStateDirs, nodeKey } from '../../src/azure/host-state.ts';
 
 const VMSS = 'k8s-agentpool-vmss';
 
@@ -17,6 +20,9 @@ interface Harness {
   isattached(pv: string, diskName: string, node: string): Promise<CallResult>;
   detach(pv: string, node: string, env?: NodeJS.ProcessEnv): Promise<CallResult>;
   armCount(filter: { method?: string; pathIncludes?: string }): number;
+  /** A driver call as a process of its own, to be killed as the controller-manager kills one. */
+  start(args: string[]): ChildProcess;
+  attachArgs(pv: string, diskName: string, node: string): string[];
 }
 
 async function startHarness(build: string, simOptions: Parameters<typeof startArmSimulator>[0] = {}): Promise<Harness> {
@@ -34,6 +40,8 @@ async function startHarness(build: string, simOptions: Parameters<typeof startAr
     isattached: (pv, diskName, node) => sandbox.call('azuredisk', ['isattached', options(pv, diskName), node]),
     detach: (pv, node, env = {}) => sandbox.call('azuredisk', ['detach', pv, node], env),
     armCount: (filter) => sim.count({ ...filter, kind: 'arm' }),
+    start: (args) => spawn(sandbox.executable('azuredisk'), args, { env: sandbox.env, stdio: 'ignore' }),
+    attachArgs: (pv, diskName, node) => ['attach', options(pv, diskName), node],
   };
   return harness;
 }
@@ -111,26 +119,32 @@ describe.each(BUILDS)('azuredisk controller ($name)', ({ file }) => {
     expect(await h.isattached('pv-s', 'disk-s', node)).toMatchObject({ attached: false });
   });
 
-  test('16 concurrent attaches to one VM: 16 distinct LUNs, one VM update, a few VM reads', async () => {
+  test.each([16, 32])('%i concurrent attaches to one VM: distinct LUNs, one VM update, a few VM reads, the SDK loaded by the leader alone', async (count) => {
     h = await startHarness(file, { updateLatencyMs: 400 });
     h.sim.addVM({ name: 'busy-node' });
-    const disks = Array.from({ length: 16 }, (_, i) => `disk-${String(i).padStart(2, '0')}`);
+    const disks = Array.from({ length: count }, (_, i) => `disk-${String(i).padStart(2, '0')}`);
     for (const disk of disks) h.sim.addDisk({ name: disk, sizeGB: 4 });
+    // @azure/logger complains about the unknown level in each process that loads the SDK.
+    const env = { AZURE_LOG_LEVEL: 'bogus' };
 
-    const replies = await Promise.all(disks.map((disk, i) => h.attach(`pv-${i}`, disk, 'busy-node')));
+    const replies = await Promise.all(disks.map((disk, i) => h.attach(`pv-${i}`, disk, 'busy-node', {}, env)));
     for (const reply of replies) expect(reply).toMatchObject({ status: 'Success', exitCode: 0 });
     const dataDisks = h.sim.getVM('busy-node')?.properties.storageProfile.dataDisks ?? [];
-    expect(new Set(replies.map((reply) => reply.device)).size).toBe(16);
-    expect(dataDisks).toHaveLength(16);
-    expect(dataDisks.map((d) => d.lun).sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(new Set(replies.map((reply) => reply.device)).size).toBe(count);
+    expect(dataDisks).toHaveLength(count);
+    expect(dataDisks.map((d) => d.lun).sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
     // Every process learned its own disk's LUN.
     disks.forEach((disk, i) => expect(replies[i]?.device).toBe(String(lunOf(dataDisks, disk))));
     const updates = h.armCount({ method: 'PUT', pathIncludes: '/virtualMachines/busy-node' });
     const reads = h.armCount({ method: 'GET', pathIncludes: '/virtualMachines/busy-node' });
-    // The batch leader waits while the burst is still arriving, so all 16 share one update.
+    // Every call queues its request first, and the leader waits while the burst is still arriving.
     expect(updates).toBe(1);
-    // One read to resolve, and the final read of the update's long-running operation.
+    // The resolve, the fresh read the update is planned from, and the update's final read.
     expect(reads).toBeLessThanOrEqual(3);
+    // One token for the whole burst, and only the leader's process loaded the SDK.
+    expect(h.sim.count({ kind: 'token', method: 'POST' })).toBe(1);
+    const loaders = new Set([...h.sandbox.readLog().matchAll(/\[(\d+)\].*AZURE_LOG_LEVEL set to unknown/g)].map((match) => match[1]));
+    expect(loaders.size).toBe(1);
   });
 
 });
@@ -294,6 +308,226 @@ describe('azuredisk controller faults and recovery (standalone binary)', () => {
   test('detach from a VM that is gone is Success', async () => {
     h = await startHarness(file);
     expect(await h.detach('pv-1', 'deleted-node')).toMatchObject({ status: 'Success' });
+  });
+});
+
+/** The queue of updates of a node's machine, as the driver keeps it in its state dir. */
+function nodeQueue(h: Harness, node: string) {
+  const dir = azureStateDirs(h.sandbox.stateDir).queue;
+  const key = nodeKey(node);
+  const requests = () => {
+    const requestDir = path.join(dir, key, 'requests');
+    return fs.existsSync(requestDir) ? fs.readdirSync(requestDir).filter((name) => name.endsWith('.json') && !name.startsWith('.')) : [];
+  };
+  return {
+    requests,
+    /** Holds the VM's batch lock as a live batch leader would: requests queue and wait behind it. */
+    hold: (): Lock => {
+      const lock = tryAcquireLock(`batch-${key}`, dir);
+      if (lock === undefined) throw new Error('the batch lock is taken');
+      return lock;
+    },
+    async waitForRequests(count: number): Promise<void> {
+      const deadline = Date.now() + 30_000;
+      while (requests().length < count) {
+        if (Date.now() > deadline) throw new Error(`${count} requests never queued for ${node}: ${requests().join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+}
+
+const diskUri = (h: Harness, disk: string) => `/subscriptions/${h.sim.subscriptionId}/resourceGroups/${h.sim.resourceGroup}/providers/Microsoft.Compute/disks/${disk}`;
+const dataDiskNames = (h: Harness, vm: string) => h.sim.getVM(vm)?.properties.storageProfile.dataDisks.map((d) => `${d.lun}:${d.name}`).sort();
+
+describe('azuredisk controller: other writers, stale reads and killed callers (standalone binary)', () => {
+  const file = BUILDS[0].file;
+  let h: Harness;
+  afterEach(async () => {
+    await h.sim.close();
+    await h.sandbox.cleanup();
+  });
+
+  test.each([
+    ['VM', 'standard'],
+    ['scale-set instance', 'vmss'],
+  ])('%s: another writer attaches X between our read and our write; our attach of Y lands and X stays (412, then a new plan)', async (_kind, vmType) => {
+    h = await startHarness(file);
+    h.sim.addDisk({ name: 'disk-x', sizeGB: 8 });
+    h.sim.addDisk({ name: 'disk-y', sizeGB: 8 });
+    let machine: string;
+    let node = 'node-1';
+    if (vmType === 'vmss') {
+      h.writeConfig({ vmType: 'vmss' });
+      [machine] = h.sim.addScaleSet({ name: VMSS, computerNamePrefix: VMSS, instanceIds: [7] }) as [string];
+      node = `${VMSS}000007`;
+    } else {
+      machine = h.sim.addVM({ name: 'node-1' });
+    }
+    h.sim.beforeNextWrite(machine, () => h.sim.attachDirectly(machine, 'disk-x', 0));
+
+    expect(await h.attach('pv-y', 'disk-y', node)).toMatchObject({ status: 'Success', device: '1' });
+    const dataDisks = vmType === 'vmss' ? h.sim.getScaleSetVM(VMSS, 7)?.properties.storageProfile.dataDisks : h.sim.getVM('node-1')?.properties.storageProfile.dataDisks;
+    expect(dataDisks?.map((d) => `${d.lun}:${d.name}`).sort()).toEqual(['0:disk-x', '1:disk-y']);
+    expect(h.sim.getDisk('disk-x')?.managedBy).toBe(machine);
+    const writes = h.sim.requests.filter((r) => r.method === 'PUT').map((r) => r.status);
+    expect(writes).toEqual([412, 200]);
+    // Between the refused write and the one that landed: a fresh read of the machine.
+    const refusedAt = h.sim.requests.findIndex((r) => r.status === 412);
+    const rereads = h.sim.requests.slice(refusedAt + 1).findIndex((r) => r.method === 'PUT');
+    expect(h.sim.requests.slice(refusedAt + 1, refusedAt + 1 + rereads).some((r) => r.method === 'GET' && !r.path.includes('/disks/'))).toBe(true);
+    expect(h.sandbox.readLog()).toMatch(/changed since it was read \(412, another writer\)/);
+  });
+
+  test('a cache filled before another writer changed the VM never makes an attach or a detach drop that writer\'s disk', async () => {
+    h = await startHarness(file);
+    h.sim.addVM({ name: 'node-1' });
+    for (const name of ['disk-x', 'disk-y', 'disk-z', 'disk-w']) h.sim.addDisk({ name, sizeGB: 8 });
+    // isattached fills the host's VM cache; then someone else attaches X.
+    expect(await h.isattached('pv-y', 'disk-y', 'node-1')).toMatchObject({ attached: false });
+    h.sim.attachDirectly('node-1', 'disk-x', 0);
+    expect(await h.attach('pv-y', 'disk-y', 'node-1')).toMatchObject({ status: 'Success', device: '1' });
+    expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-x', '1:disk-y']);
+
+    // The attach left the cache as its update did; someone else attaches Z, and we detach Y.
+    h.sim.attachDirectly('node-1', 'disk-z', 5);
+    expect(await h.detach('pv-y', 'node-1')).toMatchObject({ status: 'Success' });
+    expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-x', '5:disk-z']);
+    expect(h.sim.getDisk('disk-y')?.managedBy).toBeUndefined();
+
+    // And once more while our cache is young: W attached behind our back between two attaches.
+    expect(await h.attach('pv-z2', 'disk-y', 'node-1')).toMatchObject({ status: 'Success', device: '1' });
+    h.sim.attachDirectly('node-1', 'disk-w', 9);
+    expect(await h.detach('pv-z2', 'node-1')).toMatchObject({ status: 'Success' });
+    expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-x', '5:disk-z', '9:disk-w']);
+  });
+
+  test('VM cache entries dated in the future (clock stepped back) are ignored, and replaced', async () => {
+    h = await startHarness(file);
+    h.sim.addVM({ name: 'node-1' });
+    h.sim.addDisk({ name: 'disk-x', sizeGB: 8 });
+    expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ attached: false });
+    h.sim.attachDirectly('node-1', 'disk-x', 2);
+    // Every entry (the VM's own, its resource group's list) says "no disks" and was read in an hour.
+    const cacheFiles = (fs.readdirSync(azureStateDirs(h.sandbox.stateDir).vms, { recursive: true }) as string[])
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => path.join(azureStateDirs(h.sandbox.stateDir).vms, name));
+    expect(cacheFiles.length).toBeGreaterThan(0);
+    const future = Date.now() + 3600_000;
+    for (const cacheFile of cacheFiles) {
+      const entry = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { readAt: number; machine?: { dataDisks: unknown[] }; machines?: Array<{ dataDisks: unknown[] }> };
+      for (const machine of [entry.machine, ...(entry.machines ?? [])]) expect(machine?.dataDisks ?? []).toEqual([]);
+      fs.writeFileSync(cacheFile, JSON.stringify({ ...entry, readAt: future }));
+    }
+
+    expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ status: 'Success', attached: true });
+    const readAts = cacheFiles.flatMap((cacheFile) => (fs.existsSync(cacheFile) ? [(JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { readAt: number }).readAt] : []));
+    expect(readAts.some((readAt) => readAt <= Date.now())).toBe(true);
+    expect(await h.isattached('pv-x', 'disk-x', 'node-1')).toMatchObject({ status: 'Success', attached: true });
+  });
+
+  test('isattached sweeps: the resource group is listed once for all its VMs, and a sweep within the cache period asks ARM nothing and loads no SDK', async () => {
+    h = await startHarness(file);
+    const vms = Array.from({ length: 55 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
+    for (const vm of vms) h.sim.addVM({ name: vm });
+    const swept = vms.slice(0, 6);
+    const volumes = swept.flatMap((vm, v) =>
+      [0, 1, 2].map((lun) => {
+        const disk = `disk-${v}-${lun}`;
+        h.sim.addDisk({ name: disk, sizeGB: 8 });
+        h.sim.attachDirectly(vm, disk, lun);
+        return { vm, disk };
+      }),
+    );
+    const env = { AZURE_LOG_LEVEL: 'bogus' };
+    const sweep = () =>
+      Promise.all(
+        swept.map(async (vm) => {
+          for (const { disk } of volumes.filter((volume) => volume.vm === vm)) {
+            expect(await h.sandbox.call('azuredisk', ['isattached', goJson({ ...baseOptions({ volumeName: `pv-${disk}` }), diskName: disk, diskURI: diskUri(h, disk) }), vm], env)).toMatchObject({ attached: true });
+          }
+        }),
+      );
+    await sweep();
+    // 55 VMs are two pages of the resource group's list; no VM is read on its own.
+    expect(h.armCount({ method: 'GET', pathIncludes: '/virtualMachines' })).toBe(2);
+    expect(h.sim.requests.filter((r) => r.kind === 'arm' && /\/virtualMachines\/[^/]+$/.test(r.path))).toEqual([]);
+
+    h.sim.resetLog();
+    fs.writeFileSync(h.sandbox.logFile, '');
+    await sweep();
+    expect(h.sim.requests).toEqual([]);
+    expect(h.sandbox.readLog()).not.toMatch(/AZURE_LOG_LEVEL set to unknown/);
+  });
+
+  test('a queued attach whose caller was SIGKILLed before the batch ran is never executed', async () => {
+    h = await startHarness(file);
+    h.sim.addVM({ name: 'node-1' });
+    h.sim.addDisk({ name: 'disk-killed', sizeGB: 8 });
+    h.sim.addDisk({ name: 'disk-live', sizeGB: 8 });
+    const queue = nodeQueue(h, 'node-1');
+    const leader = queue.hold();
+    const killed = h.start(h.attachArgs('pv-killed', 'disk-killed', 'node-1'));
+    await queue.waitForRequests(1);
+    await kill(killed);
+    const live = h.attach('pv-live', 'disk-live', 'node-1');
+    await queue.waitForRequests(2);
+    leader.release();
+
+    expect(await live).toMatchObject({ status: 'Success', device: '0' });
+    expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-live']);
+    expect(h.sim.getDisk('disk-killed')?.managedBy).toBeUndefined();
+    expect(queue.requests()).toEqual([]);
+    expect(h.sandbox.readLog()).toMatch(/dropped, not executed: attach disk-killed queued by process \d+, which is gone/);
+  });
+
+  test('a queued detach of a killed caller is never executed, even once the disk was attached again at the same LUN', async () => {
+    h = await startHarness(file);
+    h.sim.addVM({ name: 'node-1' });
+    h.sim.addDisk({ name: 'disk-d', sizeGB: 8 });
+    h.sim.addDisk({ name: 'disk-live', sizeGB: 8 });
+    expect(await h.attach('pv-d', 'disk-d', 'node-1')).toMatchObject({ status: 'Success', device: '0' });
+    const queue = nodeQueue(h, 'node-1');
+    const leader = queue.hold();
+    const killed = h.start(['detach', 'pv-d', 'node-1']);
+    await queue.waitForRequests(1);
+    await kill(killed);
+    // Meanwhile the disk is detached and attached again (for a new pod) where it was.
+    h.sim.detachDirectly('node-1', 'disk-d');
+    h.sim.attachDirectly('node-1', 'disk-d', 0);
+    const live = h.attach('pv-live', 'disk-live', 'node-1');
+    await queue.waitForRequests(2);
+    leader.release();
+
+    expect(await live).toMatchObject({ status: 'Success', device: '1' });
+    expect(dataDiskNames(h, 'node-1')).toEqual(['0:disk-d', '1:disk-live']);
+    expect(h.sim.getDisk('disk-d')?.managedBy).toBeDefined();
+    expect(h.sandbox.readLog()).toMatch(/dropped, not executed: detach disk-d queued by process \d+, which is gone/);
+  });
+
+  test('a detach is not executed when the disk is no longer at the LUN its caller saw', async () => {
+    h = await startHarness(file);
+    h.sim.addVM({ name: 'node-1' });
+    h.sim.addDisk({ name: 'disk-d', sizeGB: 8 });
+    expect(await h.attach('pv-d', 'disk-d', 'node-1')).toMatchObject({ status: 'Success', device: '0' });
+    const queue = nodeQueue(h, 'node-1');
+    const leader = queue.hold();
+    const detach = h.detach('pv-d', 'node-1');
+    await queue.waitForRequests(1);
+    h.sim.detachDirectly('node-1', 'disk-d');
+    h.sim.attachDirectly('node-1', 'disk-d', 3);
+    leader.release();
+
+    const reply = await detach;
+    expect(reply.status).toBe('Failure');
+    expect(reply.message).toMatch(/at LUN 3, not at LUN 0 where this detach saw it/);
+    expect(dataDiskNames(h, 'node-1')).toEqual(['3:disk-d']);
+    expect(h.armCount({ method: 'PUT' })).toBe(1);
   });
 });
 

@@ -1,18 +1,14 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordStore } from '../../src/system/state.ts';
 import type { DataDisk } from '@azure/arm-compute';
-import {
-  BURST_TIMING,
-  lowestFreeLun,
-  outcomesAfterUpdate,
-  planDataDisks,
-  submitDiskRequest,
-  type DiskOutcome,
-  type DiskRequest,
-} from '../../src/azure/data-disks.ts';
+import { lowestFreeLun, outcomesAfterUpdate, planDataDisks, type DiskOutcome, type DiskRequest } from '../../src/azure/data-disks.ts';
+import { BURST_TIMING, submitDiskRequest } from '../../src/azure/disk-queue.ts';
 import { configureLog } from '../../src/system/log.ts';
+import { identityOf, type ProcessIdentity } from '../../src/system/process-identity.ts';
 
 const id = (name: string) => `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/${name}`;
 const entry = (name: string, lun: number, extra: Partial<DataDisk> = {}): DataDisk => ({
@@ -24,7 +20,8 @@ const entry = (name: string, lun: number, extra: Partial<DataDisk> = {}): DataDi
   ...extra,
 });
 const attach = (name: string): DiskRequest => ({ op: 'attach', diskUri: id(name), diskName: name, caching: 'ReadOnly', writeAcceleratorEnabled: false });
-const detach = (name: string): DiskRequest => ({ op: 'detach', diskUri: id(name) });
+/** `lun`: where the caller saw the disk. */
+const detach = (name: string, lun = 0): DiskRequest => ({ op: 'detach', diskUri: id(name), lun });
 const OPTIONS = { removeOnDetach: false, machineName: "VM 'node-1'" };
 
 describe('lowestFreeLun', () => {
@@ -95,8 +92,23 @@ describe('planDataDisks', () => {
     expect(planDataDisks(current, [detach('missing')], OPTIONS).changed).toBe(false);
   });
 
+  test('the plan names what it adds and what it detaches, and nothing else (the no-etag fallback writes only these)', () => {
+    const plan = planDataDisks([entry('a', 0), entry('b', 1), entry('c', 2)], [attach('x'), detach('b', 1), detach('b', 1)], OPTIONS);
+    expect(plan.attach.map((d) => [d.name, d.lun])).toEqual([['x', 3]]);
+    expect(plan.detach).toEqual([id('b')]);
+    expect(plan.outcomes).toEqual([undefined, undefined, undefined]);
+  });
+
+  test('a detach is not executed when the disk is no longer at the LUN its caller saw', () => {
+    // The caller saw b at LUN 1; meanwhile b was detached and attached again at LUN 4.
+    const plan = planDataDisks([entry('a', 0), entry('b', 4)], [detach('b', 1)], OPTIONS);
+    expect(plan.changed).toBe(false);
+    expect(plan.dataDisks.every((d) => d.toBeDetached !== true)).toBe(true);
+    expect(plan.outcomes[0]).toMatchObject({ status: 'failed', message: expect.stringMatching(/at LUN 4, not at LUN 1 where this detach saw it.*left attached/) });
+  });
+
   test('outcomes are read from the machine after the update, not from the plan', () => {
-    const requests = [attach('x'), attach('y'), detach('a')];
+    const requests = [attach('x'), attach('y'), detach('a', 0)];
     const plan = planDataDisks([entry('a', 0)], requests, OPTIONS);
     // ARM put y somewhere else than planned and left a still listed as detaching.
     const result = [entry('a', 0, { toBeDetached: true }), entry('x', 1), entry('y', 9)];
@@ -218,6 +230,57 @@ describe('submitDiskRequest: batching through the queue', () => {
     const waited = (machine.batches[0]?.startedAt ?? 0) - submitted;
     expect(waited).toBeGreaterThanOrEqual(300);
     expect(waited).toBeLessThan(300 + quietMs);
+  });
+
+  /** The identity of a process that has run and is gone (its pid and start time, as /proc had them). */
+  /** A process of our own that waits: the caller of a request. */
+  async function otherProcess(): Promise<{ identity: ProcessIdentity; child: ChildProcess }> {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await once(child, 'spawn');
+    const identity = identityOf(child.pid ?? -1);
+    if (identity === undefined) throw new Error('no identity for the child');
+    return { identity, child };
+  }
+  /** The identity of a process that has run and is gone (its pid and start time, as /proc had them). */
+  async function deadProcess(): Promise<ProcessIdentity> {
+    const { identity, child } = await otherProcess();
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    return identity;
+  }
+  const queuedBy = (name: string, request: DiskRequest, submitter: ProcessIdentity, deadline = Date.now() + 60_000) => {
+    const submittedAt = Date.now() - 10;
+    new RecordStore(path.join(dir, 'rg~node-1', 'requests')).write(`${String(submittedAt).padStart(15, '0')}-${submitter.pid}-${name}`, {
+      request,
+      submittedAt,
+      submitter,
+      deadline,
+    });
+  };
+
+  test('a request whose submitter is gone is dropped, never executed, and leaves nothing behind', async () => {
+    const machine = fakeMachine(0);
+    const dead = await deadProcess();
+    queuedBy('killed-attach', attach('orphan'), dead);
+    queuedBy('killed-detach', detach('a', 0), dead);
+    expect(await submitDiskRequest(attach('live'), queueOptions(), machine.processBatch)).toEqual({ status: 'attached', lun: 0 });
+    expect(machine.batches.map((batch) => batch.names)).toEqual([['live']]);
+    expect(leftovers('rg~node-1')).toEqual([]);
+    expect(fs.readFileSync(path.join(dir, 'log'), 'utf8')).toMatch(new RegExp(`dropped, not executed: attach orphan queued by process ${dead.pid}, which is gone`));
+  });
+
+  test('a request past its caller deadline is not executed; a caller still there gets a failure', async () => {
+    const machine = fakeMachine(0);
+    const caller = await otherProcess();
+    queuedBy('late', attach('late'), caller.identity, Date.now() - 1);
+    try {
+      expect(await submitDiskRequest(attach('live'), queueOptions(), machine.processBatch)).toEqual({ status: 'attached', lun: 0 });
+    } finally {
+      caller.child.kill('SIGKILL');
+    }
+    expect(machine.batches.map((batch) => batch.names)).toEqual([['live']]);
+    const results = new RecordStore<{ outcome: DiskOutcome }>(path.join(dir, 'rg~node-1', 'results'));
+    expect(results.keys().map((key) => results.read(key)?.outcome)).toEqual([{ status: 'failed', message: expect.stringMatching(/ran out of time/) }]);
   });
 
   test('a failing batch fails each of its requests with the message', async () => {

@@ -29,7 +29,7 @@ describe('VmResolver', () => {
   let gets: MachineRef[];
   let lists: string[];
   const machines: Machine[] = [];
-  const machine = (ref: MachineRef, computerName: string): Machine => ({ ref, id: JSON.stringify(ref), location: 'x', provisioningState: 'Succeeded', computerName, dataDisks: [] });
+  const machine = (ref: MachineRef, computerName: string): Machine => ({ ref, id: JSON.stringify(ref), location: 'x', provisioningState: 'Succeeded', computerName, dataDisks: [], etag: undefined });
   const sameRef = (a: MachineRef, b: MachineRef) => JSON.stringify(a).toLowerCase() === JSON.stringify(b).toLowerCase();
 
   beforeEach(() => {

@@ -27,11 +27,14 @@ import type { Settings } from '../../settings.ts';
 import { log } from '../../system/log.ts';
 import { RecordStore } from '../../system/state.ts';
 import { explainAzureError } from '../../azure/arm-errors.ts';
-import type { ArmSession } from '../../azure/arm-session.ts';
-import { findDataDisk, sameDiskId, type CachingMode } from '../../azure/data-disks.ts';
+import type { ArmSession, DiskInfo } from '../../azure/arm-session.ts';
+import { findDataDisk, sameDiskId, type CachingMode, type DiskOutcome, type DiskRequest } from '../../azure/data-disks.ts';
+import { submitDiskRequest } from '../../azure/disk-queue.ts';
+import { azureStateDirs, cachedMachine, lastSeenEntry, nodeKey } from '../../azure/host-state.ts';
+import { ThrottleGate } from '../../azure/throttle-gate.ts';
 import { parseDiskUri } from '../../azure/disk-uri.ts';
 import type { Machine } from '../../azure/machines.ts';
-import { azurediskOptions, type AzurediskOptions } from './options.ts';
+import { azurediskOptions } from './options.ts';
 
 /** Host caching is not supported on disks of 4 TiB and more (azuredisk-csi-driver diskCachingLimit). */
 const CACHING_LIMIT_GB = 4096;
@@ -51,6 +54,19 @@ export function volumeRecords(stateDir: string): RecordStore<VolumeRecord> {
   return new RecordStore<VolumeRecord>(path.join(stateDir, 'azuredisk', 'volumes'));
 }
 
+/** What a call queues: the node and the disk as the caller knows them, nothing read from Azure. */
+interface QueuedAttach {
+  op: 'attach';
+  diskUri: string;
+  diskName: string;
+  /** As the PV asks; the leader lowers it for disks too large for host caching. */
+  caching: CachingMode;
+  /** Recorded by the leader once attached, for detach (see the top of this file). */
+  volumeName: string;
+}
+type QueuedDetach = Extract<DiskRequest, { op: 'detach' }>;
+type QueuedDiskRequest = QueuedAttach | QueuedDetach;
+
 export type ControllerCalls = Pick<DriverCalls, 'attach' | 'detach' | 'isattached'>;
 
 export interface DetachRequest {
@@ -67,6 +83,8 @@ export interface ControllerSide {
 
 export function createControllerSide(settings: Settings): ControllerSide {
   const volumes = volumeRecords(settings.stateDir);
+  const stateDirs = azureStateDirs(settings.stateDir);
+  const gate = new ThrottleGate(stateDirs.throttle);
 
   async function withArm<T>(timeoutMs: number, what: string, work: (arm: ArmSession) => Promise<T>): Promise<T> {
     const { openArmSession } = await import('../../azure/arm-session.ts');
@@ -99,117 +117,136 @@ export function createControllerSide(settings: Settings): ControllerSide {
     volumes.write(volumeName, record);
   }
 
-  async function requireMachine(arm: ArmSession, nodeName: string): Promise<Machine> {
-    const machine = await arm.resolveNode(nodeName);
-    if (machine !== undefined) return machine;
-    const { vmType, resourceGroup } = arm.config;
-    throw new DriverError(
-      vmType === 'vmss'
-        ? `no VM or scale-set instance in resource group ${resourceGroup} has the computer name ${nodeName}; check resourceGroup (and primaryScaleSetName) in ${arm.config.file}`
-        : `no VM named ${nodeName} in resource group ${resourceGroup}; check resourceGroup and vmType (vmss for scale sets) in ${arm.config.file}`,
-    );
+  function chooseCaching(requested: CachingMode, disk: DiskInfo): CachingMode {
+    if (disk.sizeGB < CACHING_LIMIT_GB || requested === 'None') return requested;
+    log(`disk ${disk.name} is ${disk.sizeGB} GiB; Azure supports no host caching from ${CACHING_LIMIT_GB} GiB, so cachingMode None replaces ${requested}`);
+    return 'None';
   }
 
-  function chooseCaching(options: AzurediskOptions, sizeGB: number): CachingMode {
-    if (sizeGB < CACHING_LIMIT_GB || options.cachingMode === 'None') return options.cachingMode;
-    log(`disk ${options.diskName} is ${sizeGB} GiB; Azure supports no host caching from ${CACHING_LIMIT_GB} GiB, so cachingMode None replaces ${options.cachingMode}`);
-    return 'None';
+  /**
+   * Queues the request as the call's first step and returns its outcome. The call that ends up
+   * leading the batch does the Azure work for everyone in it (runNodeBatch); the others load no
+   * SDK and wait for their result.
+   */
+  function submit(nodeName: string, request: QueuedDiskRequest, deadline: number): Promise<DiskOutcome> {
+    // While ARM throttles this host the call fails at once, not after a wait in the queue.
+    gate.check('read');
+    gate.check('write');
+    const queue = { dir: stateDirs.queue, key: nodeKey(nodeName), deadline, describe: `the VM of node ${nodeName}` };
+    return submitDiskRequest(request, queue, (requests) => runNodeBatch(nodeName, requests, deadline));
+  }
+
+  /** The leader's part: one session, the node's machine, the disks to attach, one update. */
+  function runNodeBatch(nodeName: string, requests: QueuedDiskRequest[], deadline: number): Promise<DiskOutcome[]> {
+    return withArm(Math.max(deadline - Date.now(), 1000), `updating the data disks of node ${nodeName}`, async (arm) => {
+      const machine = await arm.resolveNode(nodeName);
+      if (machine === undefined) {
+        return requests.map((request): DiskOutcome => (request.op === 'detach' ? { status: 'machine-gone' } : { status: 'failed', message: noMachine(arm, nodeName) }));
+      }
+      const prepared = await Promise.all(requests.map((request) => (request.op === 'attach' ? prepareAttach(arm, machine, nodeName, request) : request)));
+      const toUpdate = prepared.filter(isDiskRequest);
+      const updated = toUpdate.length === 0 ? [] : await arm.applyDiskRequests(machine.ref, toUpdate);
+      return prepared.map((item, index): DiskOutcome => {
+        if (!isDiskRequest(item)) return item;
+        const outcome = updated[toUpdate.indexOf(item)] ?? { status: 'failed', message: `the update of node ${nodeName} gave no answer for this disk` };
+        const request = requests[index];
+        if (request?.op === 'attach' && item.op === 'attach' && outcome.status === 'attached') {
+          remember(request.volumeName, { diskUri: item.diskUri, diskName: item.diskName });
+        }
+        return outcome;
+      });
+    });
+  }
+
+  /** The attach as the update plans it, or the answer when the disk cannot be attached here. */
+  async function prepareAttach(arm: ArmSession, machine: Machine, nodeName: string, request: QueuedAttach): Promise<DiskRequest | DiskOutcome> {
+    const info = await arm.getDisk(request.diskUri);
+    if (info === undefined) {
+      return { status: 'failed', message: `disk ${request.diskUri} does not exist (or the credential cannot see it); check the PV's diskURI` };
+    }
+    if (info.managedBy !== undefined && !sameDiskId(info.managedBy, machine.id)) {
+      return {
+        status: 'failed',
+        message:
+          `disk ${info.name} is attached to ${describeOwner(info.managedBy)}, not to node ${nodeName}; ` +
+          'it is not detached from there while it may be in use: stop the pod on that node (or detach it in Azure) and the attach is retried',
+      };
+    }
+    return { op: 'attach', diskUri: info.id, diskName: info.name, caching: chooseCaching(request.caching, info), writeAcceleratorEnabled: info.writeAcceleratorEnabled };
   }
 
   async function attach({ options, nodeName }: CallArgs['attach']): Promise<Reply> {
     const disk = parseDriverOptions(azurediskOptions, options.user);
     checkDiskUri(disk.diskURI);
-    return withArm(UPDATE_TIMEOUT_MS, `attaching ${disk.diskName} to ${nodeName}`, async (arm) => {
-      const machine = await requireMachine(arm, nodeName);
-      const info = await arm.getDisk(disk.diskURI);
-      if (info === undefined) {
-        throw new DriverError(`disk ${disk.diskURI} does not exist (or the credential cannot see it); check the PV's diskURI`);
-      }
-      if (info.managedBy !== undefined && !sameDiskId(info.managedBy, machine.id)) {
-        throw new DriverError(
-          `disk ${info.name} is attached to ${describeOwner(info.managedBy)}, not to node ${nodeName}; ` +
-            'it is not detached from there while it may be in use: stop the pod on that node (or detach it in Azure) and the attach is retried',
-        );
-      }
-      const record = { diskUri: info.id, diskName: info.name };
-      if (info.managedBy !== undefined) {
-        const lun = await attachedLun(arm, machine, info.id);
-        if (lun !== undefined) {
-          remember(options.volumeName, record);
-          log(`disk ${info.name} is already attached to ${nodeName} at LUN ${lun}`);
-          return success({ device: String(lun) });
-        }
-      }
-      const outcome = await arm.changeDataDisks(machine.ref, {
-        op: 'attach',
-        diskUri: info.id,
-        diskName: info.name,
-        caching: chooseCaching(disk, info.sizeGB),
-        writeAcceleratorEnabled: info.writeAcceleratorEnabled,
-      });
-      switch (outcome.status) {
-        case 'attached':
-          remember(options.volumeName, record);
-          log(`disk ${info.name} is attached to ${nodeName} at LUN ${outcome.lun}`);
-          // The LUN as a bare number: what the in-tree azure_dd returned and the node side reads.
-          return success({ device: String(outcome.lun) });
-        case 'machine-gone':
-          throw new DriverError(`the VM of node ${nodeName} disappeared during the attach`);
-        case 'failed':
-          throw new DriverError(outcome.message);
-        case 'detached':
-          throw new DriverError(`attach of ${info.name} ended as a detach; this is a driver bug`);
-      }
-    });
-  }
-
-  /** The disk's LUN on the machine, reading ARM again when the cached model does not show it yet. */
-  async function attachedLun(arm: ArmSession, machine: Machine, diskUri: string): Promise<number | undefined> {
-    let entry = findDataDisk(machine.dataDisks, diskUri);
-    if (entry === undefined) entry = findDataDisk((await arm.readMachine(machine.ref, { fresh: true }))?.dataDisks ?? [], diskUri);
-    return entry !== undefined && entry.toBeDetached !== true ? entry.lun : undefined;
+    const request: QueuedAttach = { op: 'attach', diskUri: disk.diskURI, diskName: disk.diskName, caching: disk.cachingMode, volumeName: options.volumeName };
+    const outcome = await submit(nodeName, request, Date.now() + UPDATE_TIMEOUT_MS);
+    switch (outcome.status) {
+      case 'attached':
+        log(`disk ${disk.diskName} is attached to ${nodeName} at LUN ${outcome.lun}`);
+        // The LUN as a bare number: what the in-tree azure_dd returned and the node side reads.
+        return success({ device: String(outcome.lun) });
+      case 'machine-gone':
+        throw new DriverError(`the VM of node ${nodeName} disappeared during the attach`);
+      case 'failed':
+        throw new DriverError(outcome.message);
+      case 'detached':
+        throw new DriverError(`attach of ${disk.diskName} ended as a detach; this is a driver bug`);
+    }
   }
 
   async function isattached({ options, nodeName }: CallArgs['isattached']): Promise<Reply> {
     const disk = parseDriverOptions(azurediskOptions, options.user);
     checkDiskUri(disk.diskURI);
-    return withArm(ISATTACHED_TIMEOUT_MS, `checking ${disk.diskName} on ${nodeName}`, async (arm) => {
-      const machine = await arm.resolveNode(nodeName);
+    const answer = (machine: Machine | undefined): Reply => {
       const entry = machine === undefined ? undefined : findDataDisk(machine.dataDisks, disk.diskURI);
       // An entry marked toBeDetached is on its way out: not attached for the controller-manager.
       const attached = entry !== undefined && entry.toBeDetached !== true;
       if (attached) remember(options.volumeName, { diskUri: entry.managedDisk?.id ?? disk.diskURI, diskName: entry.name ?? disk.diskName });
       return success({ attached });
-    });
+    };
+    // Most calls find the node's machine in the host's cache, and answer without the Azure SDK.
+    const cached = cachedMachine(stateDirs, nodeName);
+    if (cached !== undefined) return answer(cached);
+    return withArm(ISATTACHED_TIMEOUT_MS, `checking ${disk.diskName} on ${nodeName}`, async (arm) => answer(await arm.resolveNode(nodeName)));
   }
 
   async function detachVolume({ volumeName, nodeName, lun }: DetachRequest): Promise<Reply> {
-    return withArm(UPDATE_TIMEOUT_MS, `detaching ${volumeName} from ${nodeName}`, async (arm) => {
-      const machine = await arm.resolveNode(nodeName);
-      if (machine === undefined) {
+    const deadline = Date.now() + UPDATE_TIMEOUT_MS;
+    const diskUri = volumes.read(volumeName)?.diskUri;
+    // What the caller saw: the node's LUN (node mode), else this host's last read of the machine.
+    // Without either, the first read of the batch, made after this call began, decides.
+    const observed = diskUri === undefined ? undefined : (lun ?? lastSeenEntry(stateDirs, nodeName, diskUri)?.lun);
+    const request = diskUri === undefined ? await unrecordedDetach(volumeName, nodeName, lun, deadline) : { op: 'detach' as const, diskUri, lun: observed };
+    if (request === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
+    const outcome = await submit(nodeName, request, deadline);
+    switch (outcome.status) {
+      case 'detached':
+        log(`${volumeName} (${request.diskUri}) is detached from ${nodeName}`);
+        return success();
+      case 'machine-gone':
         log(`node ${nodeName} has no VM any more; ${volumeName} counts as detached`);
         return success({ message: `the VM of node ${nodeName} no longer exists` });
-      }
-      const diskUri = volumes.read(volumeName)?.diskUri ?? (await findUnrecordedDisk(arm, machine, volumeName, lun));
-      if (diskUri === undefined) return success({ message: `${volumeName} is not attached to ${nodeName}` });
-      const outcome = await arm.changeDataDisks(machine.ref, { op: 'detach', diskUri });
-      switch (outcome.status) {
-        case 'detached':
-        case 'machine-gone':
-          log(`${volumeName} (${diskUri}) is detached from ${nodeName}`);
-          return success();
-        case 'failed':
-          throw new DriverError(outcome.message);
-        case 'attached':
-          throw new DriverError(`detach of ${volumeName} ended as an attach; this is a driver bug`);
-      }
+      case 'failed':
+        throw new DriverError(outcome.message);
+      case 'attached':
+        throw new DriverError(`detach of ${volumeName} ended as an attach; this is a driver bug`);
+    }
+  }
+
+  /** A detach of a PV this host has no record of: the disk is found on the machine as ARM shows it now. */
+  function unrecordedDetach(volumeName: string, nodeName: string, lun: number | undefined, deadline: number): Promise<QueuedDetach | undefined> {
+    return withArm(deadline - Date.now(), `detaching ${volumeName} from ${nodeName}`, async (arm) => {
+      const resolved = await arm.resolveNode(nodeName);
+      const machine = resolved && (await arm.readMachine(resolved.ref, { fresh: true }));
+      if (machine === undefined) return undefined;
+      const diskUri = findUnrecordedDisk(machine, volumeName, lun);
+      return diskUri === undefined ? undefined : { op: 'detach', diskUri, lun: findDataDisk(machine.dataDisks, diskUri)?.lun };
     });
   }
 
   /** The fallback described at the top of this file, for a PV this host has no record of. */
-  async function findUnrecordedDisk(arm: ArmSession, machine: Machine, volumeName: string, lun: number | undefined): Promise<string | undefined> {
-    const current = await arm.readMachine(machine.ref, { fresh: true });
-    const dataDisks = (current ?? machine).dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
+  function findUnrecordedDisk(machine: Machine, volumeName: string, lun: number | undefined): string | undefined {
+    const dataDisks = machine.dataDisks.filter((entry) => entry.toBeDetached !== true && entry.managedDisk?.id);
     const atLun = lun === undefined ? undefined : dataDisks.find((entry) => entry.lun === lun);
     if (atLun?.managedDisk?.id !== undefined) {
       log(`no record of ${volumeName}; the node saw it at LUN ${lun}, where ${machineName(machine)} has ${atLun.managedDisk.id}`);
@@ -237,6 +274,15 @@ export function createControllerSide(settings: Settings): ControllerSide {
     calls: { attach, isattached, detach: ({ volumeName, nodeName }: CallArgs['detach']) => detachVolume({ volumeName, nodeName }) },
     detachVolume,
   };
+}
+
+const isDiskRequest = (item: DiskRequest | DiskOutcome): item is DiskRequest => 'op' in item;
+
+function noMachine(arm: ArmSession, nodeName: string): string {
+  const { vmType, resourceGroup } = arm.config;
+  return vmType === 'vmss'
+    ? `no VM or scale-set instance in resource group ${resourceGroup} has the computer name ${nodeName}; check resourceGroup (and primaryScaleSetName) in ${arm.config.file}`
+    : `no VM named ${nodeName} in resource group ${resourceGroup}; check resourceGroup and vmType (vmss for scale sets) in ${arm.config.file}`;
 }
 
 function machineName(machine: Machine): string {
