@@ -333,7 +333,7 @@ describe('install', () => {
     other.stdout?.on('data', (chunk: Buffer) => (otherOutput += chunk.toString()));
     const otherClosed = new Promise((resolve) => other.on('close', resolve));
     try {
-      for (let i = 0; i < 100 && !otherOutput.includes('driver log'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 200 && !otherOutput.includes('driver log'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(otherOutput).toContain('already installed');
       const kept = await uninstall();
       expect(kept.code).toBe(0);
@@ -343,15 +343,21 @@ describe('install', () => {
       other.kill('SIGTERM');
       await otherClosed;
     }
-    // An installer in this very namespace is this pod's own: it does not keep the drivers.
+    // An installer in this very namespace is this pod's own: it does not keep the drivers. The
+    // preStop hook runs once that installer is following the log, as it does in the pod.
     const own = startInstaller([], { follow: true });
+    const ownFinished = finished(own);
+    let ownOutput = '';
+    own.stdout?.on('data', (chunk: Buffer) => (ownOutput += chunk.toString()));
     try {
+      for (let i = 0; i < 200 && !ownOutput.includes('driver log'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(ownOutput).toContain('driver log');
       const removed = await uninstall();
       expect(removed.output).toContain(`uninstalled from ${host.pluginDir}`);
       expect(fs.existsSync(host.executable('nfs'))).toBe(false);
     } finally {
       own.kill('SIGTERM');
-      await finished(own);
+      await ownFinished;
     }
   });
 
