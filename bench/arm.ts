@@ -74,7 +74,7 @@ async function attachRound(bench: ArmBench, count: number, label: string): Promi
 
 export async function attachRows(bench: ArmBench, rounds: number, updateLatencyMs: number): Promise<Row[]> {
   bench.sim.setUpdateLatency(updateLatencyMs);
-  const sizes = [1, 4, 16] as const;
+  const sizes = [1, 4, 16, 32] as const;
   const results = new Map<number, AttachRound[]>(sizes.map((size) => [size, []]));
   // Interleaved: every round runs each size once, on a fresh VM and fresh disks.
   for (let round = 0; round < rounds; round++) {
@@ -108,15 +108,15 @@ export async function attachRows(bench: ArmBench, rounds: number, updateLatencyM
         reference: 'one attach alone',
         referenceValue: of(1, (round) => round.armRequests),
       })),
-    {
+    ...[16, 32].map((size) => ({
       group,
-      figure: 'VM updates (PUT/PATCH) for 16 concurrent attaches',
-      value: of(16, (round) => round.vmUpdates),
+      figure: `VM updates (PUT/PATCH) for ${size} concurrent attaches`,
+      value: of(size, (round) => round.vmUpdates),
       unit: '',
       digits: 0,
       reference: 'one update per attach',
-      referenceValue: 16,
-    },
+      referenceValue: size,
+    })),
     { group, figure: 'Entra token requests per attach process', value: of(1, (round) => round.tokenRequests), unit: '', digits: 0 },
     { group, figure: `LUN collisions, all ${rounds * sizes.reduce((sum, size) => sum + size, 0)} attaches`, value: collisions, unit: '', digits: 0, reference: 'must be 0' },
   ];

@@ -69,7 +69,6 @@ export class ArmSession {
   readonly config: CloudConfig;
   readonly endpoints: ArmEndpoints;
   readonly signal: AbortSignal;
-  readonly deadline: number;
   private readonly options: ArmSessionOptions;
   private readonly credential: ArmCredential;
   private readonly gate: ThrottleGate;
@@ -83,7 +82,6 @@ export class ArmSession {
     this.endpoints = endpoints;
     this.credential = credential;
     this.signal = AbortSignal.timeout(options.timeoutMs);
-    this.deadline = Date.now() + options.timeoutMs;
     const dirs = azureStateDirs(options.stateDir);
     this.gate = new ThrottleGate(dirs.throttle);
     this.cache = new VmCache({ dir: dirs.vms, lockTimeoutMs: options.timeoutMs });

@@ -52,6 +52,11 @@ export interface QueueOptions {
   /** ms since the epoch after which the caller gives up. */
   deadline: number;
   describe: string;
+  /**
+   * Pids of calls for this node that have started, queued or not yet: the leader waits for those
+   * not yet queued (a burst the host's load spreads out), at most maxArrivalMs.
+   */
+  arriving?: () => number[];
 }
 
 export type BatchProcessor<R> = (requests: R[]) => Promise<DiskOutcome[]>;
@@ -70,14 +75,18 @@ export const BURST_TIMING = {
    * that misses it costs a second update.
    */
   firstWaitMs: 1000,
-  /**
-   * Once others have come, the rest of a burst follows within tens of ms on an idle host (at most
-   * 155 ms measured); when 32 start on 2 cores that other work keeps busy (load average 10), a
-   * quiet period of 300 ms split such a burst into two updates, 500 ms did not.
-   */
-  quietMs: 500,
+  /** Once others have come, the rest of a burst follows within tens of ms (at most 155 ms measured). */
+  quietMs: 300,
   /** However many keep coming, the update goes out this long after the oldest request queued. */
-  maxWaitMs: 3000,
+  maxWaitMs: 2000,
+  /**
+   * While calls of the burst have started but not queued yet, the leader waits for them up to this
+   * long after the oldest request: 32 processes starting on 2 cores that other work keeps busy
+   * (load average 10) take seconds to queue, with gaps longer than quietMs.
+   */
+  maxArrivalMs: 10_000,
+  /** How often the leader looks for such calls once the wait above would have ended. */
+  arrivalPollMs: 100,
 };
 /** A request this old was left by a call that has long given up (calls end within minutes). */
 const ABANDONED_MS = 15 * 60_000;
@@ -97,6 +106,7 @@ function openQueue<R>(options: QueueOptions): Queue<R> {
 // An id starts with the time its request was queued, so ids sort in arrival order and tell it.
 const requestId = (submittedAt: number): string => `${submittedAt.toString().padStart(15, '0')}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 const arrivedAt = (id: string): number => Number(id.slice(0, 15));
+const submitterPid = (id: string): number => Number(id.split('-')[1]);
 const queuedIds = <R>(queue: Queue<R>): string[] => queue.requests.keys().sort();
 
 /** Queues one request for the node and returns its outcome, whoever's update carried it. */
@@ -116,7 +126,7 @@ export async function submitDiskRequest<R extends QueueableRequest>(request: R, 
         try {
           // Whoever held the lock before may have carried this request already.
           if (queue.results.read(id) === undefined) {
-            await awaitBurst(queue, options.deadline);
+            await awaitBurst(queue, options);
             await runBatch(queue, processBatch);
           }
         } finally {
@@ -139,22 +149,27 @@ export async function submitDiskRequest<R extends QueueableRequest>(request: R, 
 /**
  * The lock holder's wait before it drains the queue: until no request has come for quietMs, and
  * at least firstWaitMs after the oldest came, at most maxWaitMs after it and never past the
- * caller's deadline. Requests that waited for the lock through an update are old enough to go at
- * once. The lock stays held meanwhile, so the queue's snapshot, the read and the update are one.
+ * caller's deadline; then for as long as calls for the node have started without queueing yet
+ * (up to maxArrivalMs). Requests that waited for the lock through an update are old enough to go
+ * at once. The lock stays held meanwhile, so the queue's snapshot, the read and the update are one.
  */
-async function awaitBurst<R>(queue: Queue<R>, deadline: number): Promise<void> {
+async function awaitBurst<R>(queue: Queue<R>, options: QueueOptions): Promise<void> {
+  const { firstWaitMs, quietMs, maxWaitMs, maxArrivalMs, arrivalPollMs } = BURST_TIMING;
   for (;;) {
     const now = Date.now();
-    const arrivals = queuedIds(queue)
-      .map(arrivedAt)
-      .filter((time) => now - time < ABANDONED_MS);
-    if (arrivals.length === 0) return;
+    const ids = queuedIds(queue).filter((id) => now - arrivedAt(id) < ABANDONED_MS);
+    if (ids.length === 0) return;
+    const arrivals = ids.map(arrivedAt);
     const oldest = Math.min(...arrivals);
-    const { firstWaitMs, quietMs, maxWaitMs } = BURST_TIMING;
-    const until = Math.min(Math.max(oldest + firstWaitMs, Math.max(...arrivals) + quietMs), oldest + maxWaitMs, deadline);
-    const left = until - now;
-    if (left <= 0) return;
-    await sleep(Math.min(left, BURST_POLL_MS));
+    const until = Math.min(Math.max(oldest + firstWaitMs, Math.max(...arrivals) + quietMs), oldest + maxWaitMs, options.deadline);
+    if (until > now) {
+      await sleep(Math.min(until - now, BURST_POLL_MS));
+      continue;
+    }
+    if (options.arriving === undefined || now >= Math.min(oldest + maxArrivalMs, options.deadline)) return;
+    const queuedPids = new Set(ids.map(submitterPid));
+    if (!options.arriving().some((pid) => !queuedPids.has(pid))) return;
+    await sleep(arrivalPollMs);
   }
 }
 

@@ -223,6 +223,32 @@ describe('submitDiskRequest: batching through the queue', () => {
     expectOwnLuns(['a', 'b', 'c', 'd'], outcomes, machine.disks());
   });
 
+  test('calls that have started but not queued yet are waited for, up to maxArrivalMs', async () => {
+    const machine = fakeMachine(0);
+    // A call of the burst that the host's load keeps from queueing until well after the wait.
+    let late = true;
+    const arriving = () => (late ? [2 ** 22 + 1] : []);
+    const first = submitDiskRequest(attach('a'), { ...queueOptions(), arriving }, machine.processBatch);
+    await sleep(firstWaitMs + quietMs + 300);
+    late = false;
+    const second = submitDiskRequest(attach('b'), queueOptions(), machine.processBatch);
+    await Promise.all([first, second]);
+    expect(machine.batches.map((batch) => batch.names)).toEqual([['a', 'b']]);
+
+    // One that never comes holds the update back no longer than maxArrivalMs.
+    const saved = BURST_TIMING.maxArrivalMs;
+    BURST_TIMING.maxArrivalMs = firstWaitMs + 500;
+    try {
+      const submitted = Date.now();
+      await submitDiskRequest(attach('c'), { ...queueOptions(), arriving: () => [2 ** 22 + 1] }, machine.processBatch);
+      const waited = (machine.batches[1]?.startedAt ?? 0) - submitted;
+      expect(waited).toBeGreaterThanOrEqual(firstWaitMs + 500);
+      expect(waited).toBeLessThan(firstWaitMs + 500 + quietMs);
+    } finally {
+      BURST_TIMING.maxArrivalMs = saved;
+    }
+  });
+
   test('the wait for company ends at the caller deadline', async () => {
     const machine = fakeMachine(0);
     const submitted = Date.now();

@@ -17,6 +17,10 @@
 //      restores the record; detaching the disk in Azure also ends the retries.
 // (The data disk entry's own `name` cannot carry the PV name: ARM requires it to equal the managed
 // disk's name, "Changing property 'dataDisk.name' is not allowed".)
+//
+// attach and detach queue their request as their first step and leave the Azure work to whichever
+// call leads the node's batch (disk-queue.ts); isattached answers from the host's VM cache when it
+// is young. Those calls load the Azure SDK only when they have ARM work to do themselves.
 import * as path from 'node:path';
 import type { CallArgs, DriverCalls } from '../../flexvolume/driver.ts';
 import { DriverError, InvalidInput } from '../../flexvolume/errors.ts';
@@ -25,6 +29,7 @@ import { success, type Reply } from '../../flexvolume/reply.ts';
 import { VERSION } from '../../invocation.ts';
 import type { Settings } from '../../settings.ts';
 import { log } from '../../system/log.ts';
+import { peerProcesses } from '../../system/processes.ts';
 import { RecordStore } from '../../system/state.ts';
 import { explainAzureError } from '../../azure/arm-errors.ts';
 import type { ArmSession, DiskInfo } from '../../azure/arm-session.ts';
@@ -72,7 +77,10 @@ export type ControllerCalls = Pick<DriverCalls, 'attach' | 'detach' | 'isattache
 export interface DetachRequest {
   volumeName: string;
   nodeName: string;
-  /** Where the node saw the disk, for node mode: names the disk when this host has no record of it. */
+  /**
+   * Where the node saw the disk, for node mode: names the disk when this host has no record of
+   * it, and the detach goes out only while the disk is still at that LUN.
+   */
   lun?: number;
 }
 
@@ -132,7 +140,13 @@ export function createControllerSide(settings: Settings): ControllerSide {
     // While ARM throttles this host the call fails at once, not after a wait in the queue.
     gate.check('read');
     gate.check('write');
-    const queue = { dir: stateDirs.queue, key: nodeKey(nodeName), deadline, describe: `the VM of node ${nodeName}` };
+    const queue = {
+      dir: stateDirs.queue,
+      key: nodeKey(nodeName),
+      deadline,
+      describe: `the VM of node ${nodeName}`,
+      arriving: () => peerProcesses((argv) => isDiskChangeFor(argv, nodeName)),
+    };
     return submitDiskRequest(request, queue, (requests) => runNodeBatch(nodeName, requests, deadline));
   }
 
@@ -274,6 +288,12 @@ export function createControllerSide(settings: Settings): ControllerSide {
     calls: { attach, isattached, detach: ({ volumeName, nodeName }: CallArgs['detach']) => detachVolume({ volumeName, nodeName }) },
     detachVolume,
   };
+}
+
+/** `... attach <options> <node>` or `... detach <volume> <node>`, as the controller-manager runs them. */
+function isDiskChangeFor(argv: string[], nodeName: string): boolean {
+  const op = argv.at(-3);
+  return (op === 'attach' || op === 'detach') && argv.at(-1)?.toLowerCase() === nodeName.toLowerCase();
 }
 
 const isDiskRequest = (item: DiskRequest | DiskOutcome): item is DiskRequest => 'op' in item;
