@@ -410,6 +410,17 @@ describe('decoding', () => {
     expect(wrongType.json().message).toBe('StorageClass in version "v1" cannot be handled as a StorageClass: json: cannot unmarshal string into Go struct field StorageClass.allowVolumeExpansion of type bool');
   });
 
+  test('times are written back as the server serializes them: Time in seconds, MicroTime in microseconds', async () => {
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'leader' }, spec: { holderIdentity: 'me', renewTime: '2026-12-01T19:00:00.123Z', leaseDurationSeconds: 15 } };
+    const created = await rawRequest(target.config, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, { body: lease });
+    expect((created.json().spec as { renewTime: string }).renewTime).toBe('2026-12-01T19:00:00.123000Z');
+    const event = { metadata: { name: 'e1' }, involvedObject: { kind: 'PersistentVolumeClaim', namespace: ns, name: 'a' }, reason: 'x', firstTimestamp: '2026-12-01T19:00:00.456Z' };
+    const recorded = await rawRequest(target.config, 'POST', `/api/v1/namespaces/${ns}/events`, { body: event });
+    expect(recorded.json().firstTimestamp).toBe('2026-12-01T19:00:00Z');
+    const bad = await rawRequest(target.config, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, { body: { ...lease, metadata: { name: 'bad' }, spec: { renewTime: 'yesterday' } } });
+    expect(bad.status).toBe(400);
+  });
+
   test('quantities are written back canonically', async () => {
     const created = await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: claim('a', '1024Mi') });
     expect(created.spec?.resources?.requests).toEqual({ storage: '1Gi' });

@@ -147,6 +147,7 @@ test('growing a bound FlexVolume claim raises the PV capacity at once and marks 
   expect(resized.status?.conditions?.find((condition) => condition.type === 'FileSystemResizePending')?.status).toBe('True');
   expect(resized.status?.allocatedResources).toEqual({ storage: '8Gi' });
   expect(resized.status?.allocatedResourceStatuses).toEqual({ storage: 'NodeResizePending' });
+  expect(resized.metadata?.annotations?.['volume.kubernetes.io/storage-resizer']).toBe('azure/azuredisk');
   const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=data' });
   const reasons = events.items.map((event) => event.reason);
   expect(reasons).not.toContain('ExternalExpanding');

@@ -15,6 +15,7 @@ export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
 export const ANN_BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller';
 export const ANN_PRE_RESIZE_CAPACITY = 'volume.alpha.kubernetes.io/pre-resize-capacity';
+export const ANN_STORAGE_RESIZER = 'volume.kubernetes.io/storage-resizer';
 
 const CLAIMS = storageResource('persistentvolumeclaims');
 const VOLUMES = storageResource('persistentvolumes');
@@ -247,13 +248,21 @@ export class Binder {
       lastTransitionTime: nowSeconds(),
       message: 'Waiting for user to (re-)start a pod to finish file system resize of volume on node.',
     };
-    this.setClaimStatus(claim, {
+    const nextStatus = {
       ...status,
       allocatedResources: { ...obj(status, 'allocatedResources'), storage: requested },
       allocatedResourceStatuses: { ...obj(status, 'allocatedResourceStatuses'), storage: 'NodeResizePending' },
       // MergeResizeConditionOnPVC without keeping old ones: the resize conditions are replaced.
       conditions: [...conditions.filter((condition) => condition.type !== 'Resizing' && condition.type !== 'FileSystemResizePending'), pending],
-    });
+    };
+    // The resizer named for a FlexVolume PV is its driver (KubeletExpandablePluginName); PatchPVCStatus
+    // writes it with the status, which the claim's status strategy lets through.
+    const resizer = str(obj(volumeSpec, 'flexVolume').driver);
+    if (sameJson(nextStatus, status) && annotations(claim)[ANN_STORAGE_RESIZER] === resizer) return;
+    const next = structuredClone(claim);
+    next.status = nextStatus;
+    metadataOf(next).annotations = { ...annotations(claim), [ANN_STORAGE_RESIZER]: resizer };
+    this.store.update(CLAIMS, namespaceOf(claim), nameOf(claim), next, 'status');
   }
 
   /** updateClaimStatus(claim, Pending, nil): an unbound claim is Pending, without capacity or access modes. */

@@ -109,8 +109,10 @@ function decodeValue(value: Json, attribute: Pick<Attribute, 'type' | 'format'>,
   }
   switch (type) {
     case 'string':
-    case 'Date':
       return typeof value === 'string' ? value : mismatch();
+    case 'Date':
+    case 'V1MicroTime':
+      return typeof value === 'string' ? serializedTime(value, type === 'V1MicroTime', walk) : mismatch();
     case 'number':
       return typeof value === 'number' && (format === 'double' || Number.isInteger(value)) ? value : mismatch();
     case 'boolean':
@@ -118,6 +120,24 @@ function decodeValue(value: Json, attribute: Pick<Attribute, 'type' | 'format'>,
   }
   if (!modelOf(type)) return value;
   return isObject(value) ? decodeModel(value, type, path, walk) : mismatch();
+}
+
+const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * A time as the server writes it back: metav1.Time at whole seconds, MicroTime with six fraction
+ * digits, both in UTC. What Go's time parser refuses is a 400 in its words.
+ */
+function serializedTime(value: string, micro: boolean, walk: Walk): string {
+  const layout = micro ? '2006-01-02T15:04:05.000000Z07:00' : '2006-01-02T15:04:05Z07:00';
+  const match = RFC3339.exec(value);
+  const millis = Date.parse(value);
+  if (!match || Number.isNaN(millis)) return walk.refuse(`parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value)} as "2006"`);
+  const seconds = new Date(millis).toISOString().slice(0, 19);
+  if (!micro) return `${seconds}Z`;
+  // A UTC input keeps its own sub-millisecond digits; an offset one is converted through Date.
+  const fraction = match[3] === 'Z' ? (match[2] ?? '.').slice(1) : String(millis % 1000).padStart(3, '0');
+  return `${seconds}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
 }
 
 function decodeQuantities(value: Json, walk: Walk): Json {
