@@ -10,6 +10,7 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { createSandbox, SEA, useArmSimulator } from '../test/helpers/sandbox.ts';
 import { azurediskScene } from './azuredisk.ts';
+import { provisioningScene } from './provisioning.ts';
 import { azurefileScene, nfsScene } from './shares.ts';
 import { alias, bold, heading, note, SceneAborted, shown, summaryTable, type Story } from './show.ts';
 
@@ -58,10 +59,12 @@ async function main(): Promise<number> {
   }
 
   running = story;
+  const stage = { story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step: () => void | Promise<void>) => cleanups.add(step) };
   const scenes = [
-    () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.add(step) }),
+    () => azurediskScene(stage),
     () => azurefileScene(story, privileged),
     () => nfsScene(story, privileged),
+    () => provisioningScene(stage),
   ];
   for (const play of scenes) {
     await scene(story, play);
