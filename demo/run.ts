@@ -1,7 +1,8 @@
 // The local demonstration: the three drivers' lifecycles through the built standalone binary,
-// called exactly as the kubelet and kube-controller-manager call it, on this machine, with nothing
-// to configure and no Azure account: an ARM simulator plays Azure, a loop device the disk, a
-// fixture sysfs tree the SCSI bus and a mount stand-in mount.cifs and mount.nfs. Each call and its
+// called exactly as the kubelet and kube-controller-manager call it, then dynamic provisioning by
+// the same binary's provisioner, on this machine, with nothing to configure and no Azure account:
+// an ARM simulator plays Azure, a loop device the disk, a fixture sysfs tree the SCSI bus, a mount
+// stand-in mount.cifs and mount.nfs, and a stand-in API server Kubernetes. Each call and its
 // JSON reply is printed with its duration; everything it creates is removed, even on Ctrl-C or a
 // failure. Without root it runs what needs no mounts and says what it skipped. Exit status 1 when
 // any step that should succeed did not.
@@ -21,7 +22,7 @@ const privileged = process.getuid?.() === 0;
 /** How long an interrupted demo waits for the driver call in flight before it cleans up under it. */
 const IN_FLIGHT_GRACE_MS = 30_000;
 
-const cleanups = createCleanups(() => note('cleaned up: mounts, loop devices, temporary files, simulator'));
+const cleanups = createCleanups(() => note('cleaned up: mounts, loop devices, temporary files, processes, simulators'));
 let running: Story | undefined;
 
 async function scene(story: Story, play: () => Promise<void>): Promise<void> {
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
   alias(story, '$KUBELET', sandbox.kubeletRoot);
   if (!privileged) {
     note(
-      "Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither (init, getvolumename, the controller-manager's attach, isattached and detach against the ARM simulator) and says at each scene what it skipped.",
+      "Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither (init, getvolumename, the controller-manager's attach, isattached and detach against the ARM simulator, the provisioner) and says at each scene what it skipped.",
     );
   }
 
