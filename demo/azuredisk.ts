@@ -33,9 +33,17 @@ export interface AzurediskStage {
   onCleanup(step: () => void | Promise<void>): void;
 }
 
-interface Disk {
+export interface Disk {
   fixture: ScsiFixture;
   loop: LoopDevice;
+}
+
+/** A volume as the kubelet hands it to the driver for one pod: the attach and the mount options. */
+export interface PodVolume {
+  pv: string;
+  pod: string;
+  attachOptions: string;
+  podOptions: string;
 }
 
 export async function azurediskScene(stage: AzurediskStage): Promise<void> {
@@ -48,7 +56,7 @@ export async function azurediskScene(stage: AzurediskStage): Promise<void> {
       `a VM update takes ${stage.updateLatencyMs} ms there (tens of seconds in Azure)`,
   );
 
-  const disk = stage.privileged ? plugDisk(stage) : undefined;
+  const disk = stage.privileged ? plugDisk(stage, { name: DISK, sizeGiB: 5, vm: NODE, hostDir: 'host' }) : undefined;
   const attachOptions = goJson({ ...baseOptions({ volumeName: PV, fsType: 'ext4' }), diskName: DISK, diskURI });
   const azuredisk = { driver: 'azuredisk' } as const;
 
@@ -72,7 +80,8 @@ export async function azurediskScene(stage: AzurediskStage): Promise<void> {
   if (disk === undefined) {
     skipped(`waitforattach, mountdevice, the bind mount, the pod writing and reading, unmount and unmountdevice: ${noDisk}`);
   } else {
-    await nodeSide(stage, disk, attachOptions, lun, diskURI);
+    const podOptions = goJson(mountOptions({ diskName: DISK, diskURI, 'kubernetes.io/fsType': 'ext4' }, { volumeName: PV, fsGroup: 2000 }));
+    await nodeSide(stage, disk, { pv: PV, pod: CONTROLLER_POD, attachOptions, podOptions }, lun);
   }
 
   await driverCall(story, { ...azuredisk, from: 'kube-controller-manager', reason: 'SuccessfulDetachVolume', args: ['detach', PV, NODE], expect: { status: 'Success' } });
@@ -93,34 +102,38 @@ export async function azurediskScene(stage: AzurediskStage): Promise<void> {
   await nodeMode(stage, diskURI);
 }
 
-/** The loop device that plays the disk, and the hypervisor that hot-plugs it into the fixture sysfs. */
-function plugDisk(stage: AzurediskStage): Disk | undefined {
+/** The loop device that plays a disk, and the hypervisor that hot-plugs it into a fixture sysfs of VM `vm`. */
+export function plugDisk(stage: AzurediskStage, spec: { name: string; sizeGiB: number; vm: string; hostDir: string }): Disk | undefined {
   const pool = createLoopPool();
   stage.onCleanup(() => pool.detachAll());
   let loop: LoopDevice;
   try {
-    loop = pool.create(DISK, 5 * GiB);
+    loop = pool.create(spec.name, spec.sizeGiB * GiB);
   } catch (error) {
     skipped(`no loop device could be made (${(error as Error).message.trim()}); the node side needs one`);
     return undefined;
   }
-  const fixture = createScsiFixture(path.join(stage.story.sandbox.dir, 'host'));
+  const fixture = createScsiFixture(path.join(stage.story.sandbox.dir, spec.hostDir));
   stage.onCleanup(() => fixture.cleanup());
   Object.assign(stage.story.sandbox.env, fixture.env);
-  const host = simulateAzureHost({ sim: stage.sim, fixture, vmName: NODE, devices: new Map([[DISK, loop.path]]) });
+  const host = simulateAzureHost({ sim: stage.sim, fixture, vmName: spec.vm, devices: new Map([[spec.name, loop.path]]) });
   stage.onCleanup(() => host.stop());
   standIn(
-    `${DISK} is ${loop.path} over a sparse 5 GiB file, and ${NODE}'s SCSI bus the fixture tree $SANDBOX/host/sys ` +
+    `${spec.name} is ${loop.path} over a sparse ${spec.sizeGiB} GiB file, and ${spec.vm}'s SCSI bus the fixture tree $SANDBOX/${spec.hostDir}/sys ` +
       '(FLEXVOLUME_SYS_ROOT, FLEXVOLUME_DEV_ROOT), into which a simulated hypervisor hot-plugs each disk ARM attaches, at its LUN',
   );
   return { fixture, loop };
 }
 
-async function nodeSide(stage: AzurediskStage, disk: Disk, attachOptions: string, lun: string, diskURI: string): Promise<void> {
+/**
+ * The kubelet's part for an attached disk: wait for it, format and mount it once per node, bind-mount
+ * it into the pod, which writes and reads a file; then all of it undone, up to (not including) detach.
+ */
+export async function nodeSide(stage: AzurediskStage, disk: Disk, volume: PodVolume, lun: string): Promise<void> {
   const { story } = stage;
-  const globalPath = story.sandbox.deviceMountPath('azuredisk', PV);
-  const podDir = story.sandbox.podVolumeDir('azuredisk', PV, CONTROLLER_POD);
-  const podOptions = goJson(mountOptions({ diskName: DISK, diskURI, 'kubernetes.io/fsType': 'ext4' }, { volumeName: PV, fsGroup: 2000 }));
+  const { attachOptions, podOptions } = volume;
+  const globalPath = story.sandbox.deviceMountPath('azuredisk', volume.pv);
+  const podDir = story.sandbox.podVolumeDir('azuredisk', volume.pv, volume.pod);
   const azuredisk = { driver: 'azuredisk', from: 'kubelet' } as const;
   alias(story, '$GLOBAL', globalPath);
   alias(story, '$POD', podDir);
@@ -144,7 +157,7 @@ async function nodeSide(stage: AzurediskStage, disk: Disk, attachOptions: string
     fs.mkdirSync(podDir, { recursive: true, mode: 0o750 });
     run('mount', ['--bind', globalPath, podDir]);
   });
-  const text = `entry 1, written by pod ${CONTROLLER_POD} at ${new Date().toISOString()}\n`;
+  const text = `entry 1, written by pod ${volume.pod} at ${new Date().toISOString()}\n`;
   await action(story, { from: 'pod', reason: 'Write', what: `echo '${text.trim()}' > ${path.join(podDir, LEDGER)}` }, () =>
     fs.writeFileSync(path.join(podDir, LEDGER), text),
   );

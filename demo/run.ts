@@ -1,7 +1,8 @@
 // The local demonstration: the three drivers' lifecycles through the built standalone binary,
-// called exactly as the kubelet and kube-controller-manager call it, on this machine, with nothing
-// to configure and no Azure account: an ARM simulator plays Azure, a loop device the disk, a
-// fixture sysfs tree the SCSI bus and a mount stand-in mount.cifs and mount.nfs. Each call and its
+// called exactly as the kubelet and kube-controller-manager call it, then dynamic provisioning by
+// the same binary's provisioner, on this machine, with nothing to configure and no Azure account:
+// an ARM simulator plays Azure, a loop device the disk, a fixture sysfs tree the SCSI bus, a mount
+// stand-in mount.cifs and mount.nfs, and a stand-in API server Kubernetes. Each call and its
 // JSON reply is printed with its duration; everything it creates is removed, even on Ctrl-C or a
 // failure. Without root it runs what needs no mounts and says what it skipped. Exit status 1 when
 // any step that should succeed did not.
@@ -10,6 +11,7 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { createSandbox, SEA, useArmSimulator } from '../test/helpers/sandbox.ts';
 import { azurediskScene } from './azuredisk.ts';
+import { provisioningScene } from './provisioning.ts';
 import { azurefileScene, nfsScene } from './shares.ts';
 import { alias, bold, heading, note, SceneAborted, shown, summaryTable, type Story } from './show.ts';
 
@@ -20,7 +22,7 @@ const privileged = process.getuid?.() === 0;
 /** How long an interrupted demo waits for the driver call in flight before it cleans up under it. */
 const IN_FLIGHT_GRACE_MS = 30_000;
 
-const cleanups = createCleanups(() => note('cleaned up: mounts, loop devices, temporary files, simulator'));
+const cleanups = createCleanups(() => note('cleaned up: mounts, loop devices, temporary files, processes, simulators'));
 let running: Story | undefined;
 
 async function scene(story: Story, play: () => Promise<void>): Promise<void> {
@@ -53,15 +55,17 @@ async function main(): Promise<number> {
   alias(story, '$KUBELET', sandbox.kubeletRoot);
   if (!privileged) {
     note(
-      "Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither (init, getvolumename, the controller-manager's attach, isattached and detach against the ARM simulator) and says at each scene what it skipped.",
+      "Not running as root: loop devices and mounts are out of reach, so the demo runs the calls that need neither (init, getvolumename, the controller-manager's attach, isattached and detach against the ARM simulator, the provisioner) and says at each scene what it skipped.",
     );
   }
 
   running = story;
+  const stage = { story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step: () => void | Promise<void>) => cleanups.add(step) };
   const scenes = [
-    () => azurediskScene({ story, sim, updateLatencyMs: UPDATE_LATENCY_MS, privileged, onCleanup: (step) => cleanups.add(step) }),
+    () => azurediskScene(stage),
     () => azurefileScene(story, privileged),
     () => nfsScene(story, privileged),
+    () => provisioningScene(stage),
   ];
   for (const play of scenes) {
     await scene(story, play);

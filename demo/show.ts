@@ -15,7 +15,7 @@ const green = (text: string): string => paint('32', text);
 const red = (text: string): string => paint('31', text);
 const dim = (text: string): string => paint('2', text);
 
-export type Caller = 'kubelet' | 'kube-controller-manager' | 'pod';
+export type Caller = 'kubelet' | 'kube-controller-manager' | 'pod' | 'kubectl' | 'provisioner';
 
 export interface Expected {
   status: 'Success' | 'Not supported' | 'Failure';
@@ -72,6 +72,14 @@ export function note(text: string): void {
 /** A part of the demo that plays something real (Azure, a disk, a CIFS or NFS client), said where it is used. */
 export function standIn(text: string): void {
   write(`   ${paint('36', 'stand-in:')} ${wrapText(text, 3, 13)}`);
+}
+
+/** A file or log shown as it is, dimmed: one line each, wrapped under the same indentation. */
+export function listing(story: Story, text: string): void {
+  for (const line of shown(story, text).split('\n')) {
+    const indent = 5 + (/^ */.exec(line)?.[0].length ?? 0);
+    writeWrapped(indent, line.trimStart(), dim);
+  }
 }
 
 export function skipped(text: string): void {

@@ -47,7 +47,7 @@ export async function startCluster(): Promise<TestCluster> {
   return REAL_CLUSTER_KUBECONFIG === undefined ? startStandIn() : connectRealCluster(REAL_CLUSTER_KUBECONFIG);
 }
 
-async function startStandIn(): Promise<TestCluster> {
+export async function startStandIn(): Promise<TestCluster> {
   const server = await startKubeApiServer();
   const clone = <T>(value: T): T => structuredClone(value);
   return {
