@@ -1,5 +1,5 @@
 // The Azure SDK logs through @azure/logger, which writes to stderr when AZURE_LOG_LEVEL is set:
-// 11 KB on one attach, and stderr is part of the reply the kubelet parses. Its output goes to the
+// 11 KiB on one attach, and stderr is part of the reply the kubelet parses. Its output goes to the
 // driver's log instead, through the same redaction as every other line.
 import { format } from 'node:util';
 import { AzureLogger, getLogLevel, setLogLevel } from '@azure/logger';

@@ -1,6 +1,6 @@
 // Just enough of ELF (64-bit, little-endian) to read and rewrite in place what the dynamic loader
 // looks at: the program interpreter, the library search path, the libraries a file needs and the
-// name a library answers to. Only the headers are read, never the whole 100 MB executable.
+// name a library answers to. Only the headers are read, never the whole 100 MiB executable.
 import * as fs from 'node:fs';
 import { DriverError } from '../flexvolume/errors.ts';
 

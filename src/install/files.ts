@@ -9,7 +9,7 @@ import type { Patch } from './elf.ts';
 const CHUNK_BYTES = 1 << 20;
 
 /**
- * Bytes to install, produced chunk by chunk so a 100 MB executable is never held in memory. A
+ * Bytes to install, produced chunk by chunk so a 100 MiB executable is never held in memory. A
  * chunk is only valid until the next one is asked for: consumers use it synchronously.
  */
 export interface Content {

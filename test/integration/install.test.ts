@@ -98,7 +98,7 @@ async function installed(args: readonly string[] = [], options: { executable?: s
 
 const sha256 = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** sha256 of a 100 MB executable once per version of an inode, not once per event on it. */
+/** sha256 of a 100 MiB executable once per version of an inode, not once per event on it. */
 function cachedSha256(cache: Map<string, string>, file: string, stat: fs.Stats): string {
   const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
   let hash = cache.get(key);
