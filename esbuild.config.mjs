@@ -1,6 +1,7 @@
-// Builds the driver in two CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard and the
-// `init` fast path) and bin/flexvolume-cli.cjs (everything else, loaded by src/cli-loader.ts, with
-// its V8 code cache), and bin/flexvolume, a Node single executable application made from both and
+// Builds the driver in CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard, the `init`
+// fast path, the kubelet call routing) and the parts bin/flexvolume-<part>.cjs (everything else,
+// loaded on demand by src/cli-loader.ts, each with its V8 code cache), and bin/flexvolume, a Node
+// single executable application made from all of them and
 // the pinned Node binary, so hosts need no Node at all. Same sources give the same bundle bytes:
 // nothing time- or path-dependent goes into them.
 //
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
-import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
+import { PART_MODULES, PART_NAMES, PART_PARAMETERS, PART_PREFIX, PARTS, partBundle, partCodeCache, SHARED_MODULES, SHARED_PREFIX } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
 
 const require = createRequire(import.meta.url);
@@ -64,7 +65,7 @@ const entry = await esbuild.build({
   metafile: true,
 });
 checkSharedModules(entry.metafile);
-await buildCliBundle();
+await buildParts();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
 if (!bundleOnly) buildSingleExecutable(target);
@@ -82,35 +83,81 @@ function checkSharedModules(metafile) {
   }
 }
 
-async function buildCliBundle() {
-  const sharedModules = {
-    name: 'shared-with-entry',
+/**
+ * The parts of src/cli-loader.ts, linked by hand since esbuild splits code only for ESM. First each
+ * part, in order, is bundled to learn what it holds: the modules of the entry and of earlier parts
+ * are external to it (`flexvolume:<path>`, `flexvolume-part:<part>:<path>`), and so is a later
+ * part's entry (loaded when first imported). Then each is written exporting by path its entry and
+ * the modules other parts require of it. A module bundled into two parts would be two instances
+ * (two lock tables, two logs): the linking makes that impossible.
+ */
+async function buildParts() {
+  const owner = new Map();
+  const entries = new Map(PART_NAMES.map((part) => [PARTS[part].entry, part]));
+  const required = new Map(PART_NAMES.map((part) => [part, new Set([PARTS[part].entry])]));
+  const linker = (part) => partLinker(part, owner, entries, required);
+  for (const part of PART_NAMES) {
+    const { entry, include } = PARTS[part];
+    const result = await bundlePart(part, [entry, ...include], linker(part));
+    for (const module of modulesIn(part, result)) owner.set(module, part);
+  }
+  for (const part of PART_NAMES) {
+    const result = await bundlePart(part, [...required.get(part)].sort(), linker(part));
+    const code = `(function (${PART_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
+
+    fs.writeFileSync(path.join(bin, partBundle(part)), code);
+    // Compiled, not run: the same code cache Node makes for a single executable's main script.
+    fs.writeFileSync(path.join(bin, partCodeCache(part)), new vm.Script(code, { filename: partBundle(part) }).createCachedData());
+  }
+}
+
+/** Keeps out of a part what another holds, noting what it requires of that one. */
+function partLinker(part, owner, entries, required) {
+  return {
+    name: 'part-linker',
     setup(build) {
-      build.onResolve({ filter: /\.ts$/ }, (args) => {
-        const source = path.relative(path.join(root, 'src'), path.resolve(args.resolveDir, args.path));
-        return Object.hasOwn(SHARED_MODULES, source) ? { path: `flexvolume:${source}`, external: true } : undefined;
+      build.onResolve({ filter: /^[^:]*$/ }, async (args) => {
+        if (args.pluginData === 'part-linker' || args.kind === 'entry-point') return undefined;
+        const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'part-linker' });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        if (resolved.external || !path.isAbsolute(resolved.path)) return undefined;
+        const module = path.relative(root, resolved.path);
+        const shared = path.relative('src', module);
+        if (module.startsWith('src/') && Object.hasOwn(SHARED_MODULES, shared)) return { path: `${SHARED_PREFIX}${shared}`, external: true };
+        const holder = owner.get(module) ?? entries.get(module) ?? part;
+        if (holder === part) return { path: resolved.path };
+        required.get(holder).add(module);
+        return { path: `${PART_PREFIX}${holder}:${module}`, external: true };
       });
     },
   };
-  const result = await esbuild.build({
+}
+
+/** A part made of a generated entry that imports each of `modules` and exports them by path. */
+function bundlePart(part, modules, linker) {
+  const imports = modules.map((module, index) => `import * as m${index} from ${JSON.stringify(path.join(root, module))};`);
+  const exported = modules.map((module, index) => `${JSON.stringify(module)}: m${index}`);
+  return esbuild.build({
     ...common,
-    entryPoints: [path.join(root, 'src/cli.ts')],
+    stdin: { contents: `${imports.join('\n')}\nexport const ${PART_MODULES} = {${exported.join(', ')}};\n`, resolveDir: root, sourcefile: `${part}-part.js` },
     write: false,
-    outfile: path.join(bin, CLI_BUNDLE),
-    plugins: [sharedModules],
+    metafile: true,
+    // A part runs as a vm.Script, which has no import(): esbuild turns it into require().
+    supported: { 'dynamic-import': false },
+    plugins: [linker],
   });
-  const code = `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
-  fs.writeFileSync(path.join(bin, CLI_BUNDLE), code);
-  // Compiled, not run: the same code cache Node makes for a single executable's main script.
-  fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
+}
+
+function modulesIn(part, result) {
+  return Object.keys(result.metafile.inputs).filter((input) => input !== `${part}-part.js`);
 }
 
 function buildSingleExecutable({ node: nodeOf, strip, output, codeCache }) {
   const node = nodeOf();
   const seaConfig = path.join(bin, `sea-config-${arch}.json`);
   const blob = path.join(bin, `flexvolume-${arch}.blob`);
-  const assets = { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE) };
-  if (codeCache) assets[CLI_CODE_CACHE] = path.join(bin, CLI_CODE_CACHE);
+  const assets = Object.fromEntries(PART_NAMES.map((part) => [partBundle(part), path.join(bin, partBundle(part))]));
+  if (codeCache) for (const part of PART_NAMES) assets[partCodeCache(part)] = path.join(bin, partCodeCache(part));
   fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(
     seaConfig,
