@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { DriverError } from '../flexvolume/errors.ts';
+import { lazily } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
 import { withLock } from '../system/lock.ts';
@@ -31,13 +32,15 @@ export function formatMountOption(option: MountOption): string {
 }
 
 /** The user's `mountOptions`: a comma list, each entry checked so none can smuggle in another. */
-export const mountOptionList = z
-  .string()
-  .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
-  .refine((entries) => entries.every((entry) => MOUNT_OPTION.test(entry)), {
-    message: 'must be a comma-separated list of name or name=value entries without spaces or quotes',
-  })
-  .transform((entries) => entries.map(parseMountOption));
+export const mountOptionList = lazily(() =>
+  z
+    .string()
+    .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((entries) => entries.every((entry) => MOUNT_OPTION.test(entry)), {
+      message: 'must be a comma-separated list of name or name=value entries without spaces or quotes',
+    })
+    .transform((entries) => entries.map(parseMountOption)),
+);
 
 /**
  * Defaults first, then the user's options; a user option replaces a default of the same name (or
@@ -74,18 +77,22 @@ export function applyReadOnly(options: readonly MountOption[], readOnly: boolean
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** A server name or address; IPv6 may come bracketed or not. */
-export const serverName = z
-  .string()
-  .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
-  .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
-    message: 'must be a host name, an IPv4 address or an IPv6 address',
-  });
+export const serverName = lazily(() =>
+  z
+    .string()
+    .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
+    .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
+      message: 'must be a host name, an IPv4 address or an IPv6 address',
+    }),
+);
 
 /** An exported path: no commas, whitespace or control characters, never `..`. */
-export const exportPath = z
-  .string()
-  .regex(/^[^,\s\x00-\x1f\\]+$/, 'must be a path without commas, spaces or control characters')
-  .refine((text) => !text.split('/').includes('..'), { message: "must not contain '..'" });
+export const exportPath = lazily(() =>
+  z
+    .string()
+    .regex(/^[^,\s\x00-\x1f\\]+$/, 'must be a path without commas, spaces or control characters')
+    .refine((text) => !text.split('/').includes('..'), { message: "must not contain '..'" }),
+);
 
 /** `server:/path`, with IPv6 addresses bracketed as mount.nfs requires. */
 export function nfsSource(server: string, path: string): string {
