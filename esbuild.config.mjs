@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
-import { PART_MODULES, PART_NAMES, PART_PARAMETERS, PART_PREFIX, PARTS, partBundle, partCodeCache, SHARED_MODULES, SHARED_PREFIX } from './src/cli-loader.ts';
+import { COPIED_PACKAGES, PART_MODULES, PART_NAMES, PART_PARAMETERS, PART_PREFIX, PARTS, partBundle, partCodeCache, SHARED_MODULES, SHARED_PREFIX } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
 
 const require = createRequire(import.meta.url);
@@ -99,7 +99,7 @@ async function buildParts() {
   for (const part of PART_NAMES) {
     const { entry, include } = PARTS[part];
     const result = await bundlePart(part, [entry, ...include], linker(part));
-    for (const module of modulesIn(part, result)) owner.set(module, part);
+    for (const module of modulesIn(part, result).filter((module) => !isCopied(module))) owner.set(module, part);
   }
   for (const part of PART_NAMES) {
     const result = await bundlePart(part, [...required.get(part)].sort(), linker(part));
@@ -124,13 +124,17 @@ function partLinker(part, owner, entries, required) {
         const module = path.relative(root, resolved.path);
         const shared = path.relative('src', module);
         if (module.startsWith('src/') && Object.hasOwn(SHARED_MODULES, shared)) return { path: `${SHARED_PREFIX}${shared}`, external: true };
-        const holder = owner.get(module) ?? entries.get(module) ?? part;
+        const holder = isCopied(module) ? part : (owner.get(module) ?? entries.get(module) ?? part);
         if (holder === part) return { path: resolved.path };
         required.get(holder).add(module);
         return { path: `${PART_PREFIX}${holder}:${module}`, external: true };
       });
     },
   };
+}
+
+function isCopied(module) {
+  return COPIED_PACKAGES.some((name) => module.startsWith(`node_modules/${name}/`));
 }
 
 /** A part made of a generated entry that imports each of `modules` and exports them by path. */

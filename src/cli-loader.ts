@@ -47,10 +47,15 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
  * reach by dynamic import. Paths are relative to the repository root.
  */
 export const PARTS = {
-  /** A kubelet call: the call table, the options (zod), the system tools and what drivers share. */
-  core: { entry: 'src/flexvolume/kubelet-call.ts', include: ['src/drivers/network-mount.ts', 'src/azure/clouds.ts', 'src/system/exec.ts', 'src/system/state.ts'] },
-  nfs: { entry: 'src/drivers/nfs.ts', include: [] },
-  azurefile: { entry: 'src/drivers/azurefile.ts', include: [] },
+  /**
+   * A kubelet call: the call table, the system tools, and every driver's options with zod (the
+   * nfs and azurefile drivers are small enough to come along: they load on first use).
+   */
+  core: {
+    entry: 'src/flexvolume/kubelet-call.ts',
+    include: ['src/drivers/nfs.ts', 'src/drivers/azurefile.ts', 'src/drivers/azuredisk/options.ts', 'src/system/exec.ts', 'src/system/state.ts'],
+  },
+  /** The azuredisk driver but its options: finding the LUN, formatting, mounting, the controller side. */
   azuredisk: { entry: 'src/drivers/azuredisk/index.ts', include: [] },
   /** The Azure SDK and what talks to ARM, for attach, detach and isattached. */
   azure: { entry: 'src/azure/arm-session.ts', include: [] },
@@ -59,6 +64,14 @@ export const PARTS = {
 } as const satisfies Record<string, { entry: string; include: readonly string[] }>;
 
 export type PartName = keyof typeof PARTS;
+
+/**
+ * Packages a part bundles a copy of rather than take from the part that holds them: a module
+ * handed across parts must be built as a namespace object of every export (zod's cost 2 ms more
+ * to load than the library itself). Only for libraries without state whose values never cross
+ * parts: the azure and cli parts build and use their own schemas.
+ */
+export const COPIED_PACKAGES = ['zod'] as const;
 
 export const PART_NAMES = Object.keys(PARTS) as PartName[];
 export const partBundle = (part: PartName): string => `flexvolume-${part}.cjs`;
