@@ -93,45 +93,67 @@ function readPart(name: string): Buffer | undefined {
   }
 }
 
-const loaded = new Map<PartName, Readonly<Record<string, unknown>>>();
-
 function isPartName(name: string): name is PartName {
   return Object.hasOwn(PARTS, name);
 }
 
-/** A part's required module: `flexvolume:<src path>` from this bundle, `flexvolume-part:<part>:<path>` from a part. */
-function requireModule(id: string): unknown {
-  if (id.startsWith(SHARED_PREFIX)) return SHARED_MODULES[id.slice(SHARED_PREFIX.length)];
-  if (!id.startsWith(PART_PREFIX)) return require(id);
-  const [part = '', ...rest] = id.slice(PART_PREFIX.length).split(':');
-  const source = rest.join(':');
-  if (!isPartName(part)) throw new Error(`${id}: no part named ${part}; rebuild the driver`);
-  const module = loadPart(part)[source];
-  if (module === undefined) throw new Error(`${id}: ${partBundle(part)} has no module ${source}; rebuild the driver`);
-  return module;
+/** A Node built-in, as `require` gives it; parts require nothing else (a single executable could not). */
+function requireBuiltin(id: string): unknown {
+  const builtin = process.getBuiltinModule(id);
+  if (builtin !== undefined) return builtin;
+  throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
 }
 
-function loadPart(part: PartName): Readonly<Record<string, unknown>> {
-  const done = loaded.get(part);
-  if (done !== undefined) return done;
-  const name = partBundle(part);
-  const code = readPart(name);
-  if (code === undefined) throw new Error(`${name} is missing beside the executable; rebuild it`);
-  const cachedData = readPart(partCodeCache(part));
-  const script = new vm.Script(code.toString('utf8'), { filename: name, ...(cachedData ? { cachedData } : {}) });
-  if (script.cachedDataRejected === true) log.log(`${partCodeCache(part)} was rejected by V8; compiling ${name} instead`);
-  const factory = script.runInThisContext() as (exports: object, require: (id: string) => unknown, module: { exports: object }) => void;
-  const module = { exports: {} as Record<string, unknown> };
-  factory(module.exports, requireModule, module);
-  const modules = module.exports[PART_MODULES] as Record<string, unknown>;
-  loaded.set(part, modules);
-  return modules;
+type PartFactory = (exports: object, require: (id: string) => unknown, module: { exports: object }) => void;
+
+export interface PartLoader {
+  /** A part's modules by path, the part and those it requires loaded on first use. */
+  load(part: PartName): Readonly<Record<string, unknown>>;
+  /** The scripts loaded so far: the build makes their code cache once they have run. */
+  scripts(): ReadonlyMap<PartName, vm.Script>;
 }
+
+/** Loads and links the parts; `read` gives a file of the build (a part, a code cache) by name. */
+export function createPartLoader(read: (name: string) => Buffer | undefined): PartLoader {
+  const loaded = new Map<PartName, { modules: Readonly<Record<string, unknown>>; script: vm.Script }>();
+
+  /** `flexvolume:<src path>` from the entry bundle, `flexvolume-part:<part>:<path>` from a part. */
+  function requireModule(id: string): unknown {
+    if (id.startsWith(SHARED_PREFIX)) return SHARED_MODULES[id.slice(SHARED_PREFIX.length)];
+    if (!id.startsWith(PART_PREFIX)) return requireBuiltin(id);
+    const [part = '', ...rest] = id.slice(PART_PREFIX.length).split(':');
+    const source = rest.join(':');
+    if (!isPartName(part)) throw new Error(`${id}: no part named ${part}; rebuild the driver`);
+    const module = load(part)[source];
+    if (module === undefined) throw new Error(`${id}: ${partBundle(part)} has no module ${source}; rebuild the driver`);
+    return module;
+  }
+
+  function load(part: PartName): Readonly<Record<string, unknown>> {
+    const done = loaded.get(part);
+    if (done !== undefined) return done.modules;
+    const name = partBundle(part);
+    const code = read(name);
+    if (code === undefined) throw new Error(`${name} is missing beside the executable; rebuild it`);
+    const cachedData = read(partCodeCache(part));
+    const script = new vm.Script(code.toString('utf8'), { filename: name, ...(cachedData ? { cachedData } : {}) });
+    if (script.cachedDataRejected === true) log.log(`${partCodeCache(part)} was rejected by V8; compiling ${name} instead`);
+    const module = { exports: {} as Record<string, unknown> };
+    (script.runInThisContext() as PartFactory)(module.exports, requireModule, module);
+    const modules = module.exports[PART_MODULES] as Record<string, unknown>;
+    loaded.set(part, { modules, script });
+    return modules;
+  }
+
+  return { load, scripts: () => new Map([...loaded].map(([part, { script }]) => [part, script])) };
+}
+
+const parts = createPartLoader(readPart);
 
 export function loadCli(): typeof Cli {
-  return loadPart('cli')[PARTS.cli.entry] as typeof Cli;
+  return parts.load('cli')[PARTS.cli.entry] as typeof Cli;
 }
 
 export function loadKubeletCall(): typeof KubeletCall {
-  return loadPart('core')[PARTS.core.entry] as typeof KubeletCall;
+  return parts.load('core')[PARTS.core.entry] as typeof KubeletCall;
 }
