@@ -1,9 +1,9 @@
 // Builds the driver in CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard, the `init`
 // fast path, the kubelet call routing) and the parts bin/flexvolume-<part>.cjs (everything else,
 // loaded on demand by src/cli-loader.ts, each with its V8 code cache), and bin/flexvolume, a Node
-// single executable application made from all of them and
-// the pinned Node binary, so hosts need no Node at all. Same sources give the same bundle bytes:
-// nothing time- or path-dependent goes into them.
+// single executable application made from all of them and the pinned Node binary, so hosts need
+// no Node at all. Same sources give the same bundle bytes: nothing time- or path-dependent goes
+// into them.
 //
 //   node esbuild.config.mjs                 bundles + bin/flexvolume (linux/x64)
 //   node esbuild.config.mjs --arch=arm64    bundles + bin/linux-arm64/flexvolume, cross-built here
