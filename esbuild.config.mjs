@@ -167,30 +167,36 @@ function modulesIn(part, result) {
  */
 async function trainCodeCache() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-training-'));
-  const saved = { ...process.env };
+  const training = {
+    FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
+    FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
+    FLEXVOLUME_SYS_ROOT: path.join(dir, 'sys'),
+    FLEXVOLUME_DEV_ROOT: path.join(dir, 'dev'),
+    FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS: '0.001',
+  };
+  const saved = Object.fromEntries(Object.keys(training).map((name) => [name, process.env[name]]));
   try {
-    Object.assign(process.env, {
-      FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
-      FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
-      FLEXVOLUME_SYS_ROOT: path.join(dir, 'sys'),
-      FLEXVOLUME_DEV_ROOT: path.join(dir, 'dev'),
-      FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS: '0.001',
-    });
+    Object.assign(process.env, training);
     const parts = createPartLoader((name) => (fs.existsSync(path.join(bin, name)) ? fs.readFileSync(path.join(bin, name)) : undefined));
     const core = parts.load('core');
     await core['src/system/exec.ts'].run('true', []);
-    for (const [driver, command, ...args] of trainingCalls(dir)) {
+    for (const [expected, driver, command, ...args] of trainingCalls(dir)) {
       const invocation = { executablePath: path.join(dir, 'plugin', driver), invokedAs: driver, args: [command, ...args] };
-      await core[PARTS.core.entry].runKubeletCall(invocation, { driver, command, args, verbose: false });
+      const reply = await core[PARTS.core.entry].runKubeletCall(invocation, { driver, command, args, verbose: false });
+      // A training call that got further than meant to could have mounted something: stop the build.
+      if (reply.status !== expected) throw new Error(`training call ${driver} ${command} answered ${JSON.stringify(reply)}, not ${expected}`);
     }
     for (const [part, script] of parts.scripts()) fs.writeFileSync(path.join(bin, partCodeCache(part)), script.createCachedData());
   } finally {
-    process.env = saved;
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The hot calls, each with what makes it stop short of changing anything: nothing mounted, an invalid option, no disk. */
+/** The hot calls and how each answers, stopping short of changing anything: nothing mounted, an invalid option, no disk. */
 function trainingCalls(dir) {
   const kubelet = path.join(dir, 'kubelet');
   const pod = (driver) => path.join(kubelet, 'pods/7f0c6d3e-0000-4000-8000-000000000000/volumes', `azure~${driver}`, 'training');
@@ -199,13 +205,13 @@ function trainingCalls(dir) {
   const base = { 'kubernetes.io/fsType': 'ext4', 'kubernetes.io/pvOrVolumeName': 'training', 'kubernetes.io/readwrite': 'rw' };
   const disk = JSON.stringify({ ...base, diskName: 'training', diskURI: '/subscriptions/0/resourceGroups/training/providers/Microsoft.Compute/disks/training' });
   return [
-    ['nfs', 'mount', pod('nfs'), JSON.stringify({ ...base, server: 'not a host', share: '/training' })],
-    ['nfs', 'unmount', pod('nfs')],
-    ['azurefile', 'mount', pod('azurefile'), JSON.stringify({ ...base, shareName: '-' })],
-    ['azurefile', 'unmount', pod('azurefile')],
-    ['azuredisk', 'waitforattach', '0', disk],
-    ['azuredisk', 'mountdevice', global, path.join(dir, 'no-disk'), disk],
-    ['azuredisk', 'unmountdevice', global],
+    ['Failure', 'nfs', 'mount', pod('nfs'), JSON.stringify({ ...base, server: 'not a host', share: '/training' })],
+    ['Success', 'nfs', 'unmount', pod('nfs')],
+    ['Failure', 'azurefile', 'mount', pod('azurefile'), JSON.stringify({ ...base, shareName: '-' })],
+    ['Success', 'azurefile', 'unmount', pod('azurefile')],
+    ['Failure', 'azuredisk', 'waitforattach', '0', disk],
+    ['Failure', 'azuredisk', 'mountdevice', global, path.join(dir, 'no-disk'), disk],
+    ['Success', 'azuredisk', 'unmountdevice', global],
   ];
 }
 
