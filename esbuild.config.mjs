@@ -1,8 +1,9 @@
-// Builds the driver in two CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard and the
-// `init` fast path) and bin/flexvolume-cli.cjs (everything else, loaded by src/cli-loader.ts, with
-// its V8 code cache), and bin/flexvolume, a Node single executable application made from both and
-// the pinned Node binary, so hosts need no Node at all. Same sources give the same bundle bytes:
-// nothing time- or path-dependent goes into them.
+// Builds the driver in CommonJS bundles, bin/flexvolume.cjs (the entry: stdio guard, the `init`
+// fast path, the kubelet call routing) and the parts bin/flexvolume-<part>.cjs (everything else,
+// loaded on demand by src/cli-loader.ts, each with its V8 code cache), and bin/flexvolume, a Node
+// single executable application made from all of them and the pinned Node binary, so hosts need
+// no Node at all. Same sources give the same bundle bytes: nothing time- or path-dependent goes
+// into them.
 //
 //   node esbuild.config.mjs                 bundles + bin/flexvolume (linux/x64)
 //   node esbuild.config.mjs --arch=arm64    bundles + bin/linux-arm64/flexvolume, cross-built here
@@ -10,13 +11,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
-import { CLI_BUNDLE, CLI_CODE_CACHE, CLI_PARAMETERS, SHARED_MODULES } from './src/cli-loader.ts';
+import { COPIED_PACKAGES, createPartLoader, PART_MODULES, PART_NAMES, PART_PARAMETERS, PART_PREFIX, PARTS, partBundle, partCodeCache, SHARED_MODULES, SHARED_PREFIX } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
-import { PROVISIONER_BUNDLE } from './src/provisioner/bundle.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -65,8 +66,8 @@ const entry = await esbuild.build({
   metafile: true,
 });
 checkSharedModules(entry.metafile);
-await buildCliBundle();
-await buildProvisionerBundle();
+await buildParts();
+await trainCodeCache();
 fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
 
 if (!bundleOnly) buildSingleExecutable(target);
@@ -84,42 +85,143 @@ function checkSharedModules(metafile) {
   }
 }
 
-async function buildCliBundle() {
-  const sharedModules = {
-    name: 'shared-with-entry',
+/**
+ * The parts of src/cli-loader.ts, linked by hand since esbuild splits code only for ESM. First each
+ * part, in order, is bundled to learn what it holds: the modules of the entry and of earlier parts
+ * are external to it (`flexvolume:<path>`, `flexvolume-part:<part>:<path>`), and so is a later
+ * part's entry (loaded when first imported). Then each is written exporting by path its entry and
+ * the modules other parts require of it. A module bundled into two parts would be two instances
+ * (two lock tables, two logs): the linking makes that impossible.
+ */
+async function buildParts() {
+  const owner = new Map();
+  const entries = new Map(PART_NAMES.map((part) => [PARTS[part].entry, part]));
+  const required = new Map(PART_NAMES.map((part) => [part, new Set([PARTS[part].entry])]));
+  const linker = (part) => partLinker(part, owner, entries, required);
+  for (const part of PART_NAMES) {
+    const { entry, include } = PARTS[part];
+    const result = await bundlePart(part, [entry, ...include], linker(part));
+    for (const module of modulesIn(part, result).filter((module) => !isCopied(module))) owner.set(module, part);
+  }
+  for (const part of PART_NAMES) {
+    const result = await bundlePart(part, [...required.get(part)].sort(), linker(part));
+    const code = `(function (${PART_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
+
+    fs.writeFileSync(path.join(bin, partBundle(part)), code);
+    // Compiled, not run: the same code cache Node makes for a single executable's main script.
+    fs.writeFileSync(path.join(bin, partCodeCache(part)), new vm.Script(code, { filename: partBundle(part) }).createCachedData());
+  }
+}
+
+/** Keeps out of a part what another holds, noting what it requires of that one. */
+function partLinker(part, owner, entries, required) {
+  return {
+    name: 'part-linker',
     setup(build) {
-      build.onResolve({ filter: /\.ts$/ }, (args) => {
-        const source = path.relative(path.join(root, 'src'), path.resolve(args.resolveDir, args.path));
-        return Object.hasOwn(SHARED_MODULES, source) ? { path: `flexvolume:${source}`, external: true } : undefined;
+      build.onResolve({ filter: /^[^:]*$/ }, async (args) => {
+        if (args.pluginData === 'part-linker' || args.kind === 'entry-point') return undefined;
+        const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'part-linker' });
+        // Left to esbuild, which leaves an optional require in a try block (ws's bufferutil) to run time.
+        if (resolved.errors.length > 0) return undefined;
+        if (resolved.external || !path.isAbsolute(resolved.path)) return undefined;
+        const module = path.relative(root, resolved.path);
+        const shared = path.relative('src', module);
+        if (module.startsWith('src/') && Object.hasOwn(SHARED_MODULES, shared)) return { path: `${SHARED_PREFIX}${shared}`, external: true };
+        const holder = isCopied(module) ? part : (owner.get(module) ?? entries.get(module) ?? part);
+        if (holder === part) return { path: resolved.path };
+        required.get(holder).add(module);
+        return { path: `${PART_PREFIX}${holder}:${module}`, external: true };
       });
     },
   };
-  const result = await esbuild.build({
-    ...common,
-    entryPoints: [path.join(root, 'src/cli.ts')],
-    write: false,
-    outfile: path.join(bin, CLI_BUNDLE),
-    plugins: [sharedModules],
-  });
-  const code = `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
-  fs.writeFileSync(path.join(bin, CLI_BUNDLE), code);
-  // Compiled, not run: the same code cache Node makes for a single executable's main script.
-  fs.writeFileSync(path.join(bin, CLI_CODE_CACHE), new vm.Script(code, { filename: CLI_BUNDLE }).createCachedData());
 }
 
-// The provisioner, a long-running pod, is a third bundle with everything it uses inside (the
-// Kubernetes client among it), so no driver call reads or compiles a byte of it.
-async function buildProvisionerBundle() {
-  const result = await esbuild.build({ ...common, entryPoints: [path.join(root, 'src/provisioner/main.ts')], write: false, outfile: path.join(bin, PROVISIONER_BUNDLE) });
-  fs.writeFileSync(path.join(bin, PROVISIONER_BUNDLE), `(function (${CLI_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`);
+function isCopied(module) {
+  return COPIED_PACKAGES.some((name) => module.startsWith(`node_modules/${name}/`));
+}
+
+/** A part made of a generated entry that imports each of `modules` and exports them by path. */
+function bundlePart(part, modules, linker) {
+  const imports = modules.map((module, index) => `import * as m${index} from ${JSON.stringify(path.join(root, module))};`);
+  const exported = modules.map((module, index) => `${JSON.stringify(module)}: m${index}`);
+  return esbuild.build({
+    ...common,
+    stdin: { contents: `${imports.join('\n')}\nexport const ${PART_MODULES} = {${exported.join(', ')}};\n`, resolveDir: root, sourcefile: `${part}-part.js` },
+    write: false,
+    metafile: true,
+    // A part runs as a vm.Script, which has no import(): esbuild turns it into require().
+    supported: { 'dynamic-import': false },
+    plugins: [linker],
+  });
+}
+
+function modulesIn(part, result) {
+  return Object.keys(result.metafile.inputs).filter((input) => input !== `${part}-part.js`);
+}
+
+/**
+ * A code cache made right after compiling holds only what V8 compiles eagerly: every function a
+ * call runs would still be compiled on its first run, a few ms per call. So the parts the kubelet
+ * calls use are loaded here and run a few calls in a scratch kubelet tree (each fails or finds
+ * nothing to do, changing nothing outside it), and their code cache is made afterwards, holding
+ * what those calls compiled. The parts are linked by src/cli-loader.ts as at run time.
+ */
+async function trainCodeCache() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-training-'));
+  const training = {
+    FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
+    FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
+    FLEXVOLUME_SYS_ROOT: path.join(dir, 'sys'),
+    FLEXVOLUME_DEV_ROOT: path.join(dir, 'dev'),
+    FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS: '0.001',
+  };
+  const saved = Object.fromEntries(Object.keys(training).map((name) => [name, process.env[name]]));
+  try {
+    Object.assign(process.env, training);
+    const parts = createPartLoader((name) => (fs.existsSync(path.join(bin, name)) ? fs.readFileSync(path.join(bin, name)) : undefined));
+    const core = parts.load('core');
+    await core['src/system/exec.ts'].run('true', []);
+    for (const [expected, driver, command, ...args] of trainingCalls(dir)) {
+      const invocation = { executablePath: path.join(dir, 'plugin', driver), invokedAs: driver, args: [command, ...args] };
+      const reply = await core[PARTS.core.entry].runKubeletCall(invocation, { driver, command, args, verbose: false });
+      // A training call that got further than meant to could have mounted something: stop the build.
+      if (reply.status !== expected) throw new Error(`training call ${driver} ${command} answered ${JSON.stringify(reply)}, not ${expected}`);
+    }
+    for (const [part, script] of parts.scripts()) fs.writeFileSync(path.join(bin, partCodeCache(part)), script.createCachedData());
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The hot calls and how each answers, stopping short of changing anything: nothing mounted, an invalid option, no disk. */
+function trainingCalls(dir) {
+  const kubelet = path.join(dir, 'kubelet');
+  const pod = (driver) => path.join(kubelet, 'pods/7f0c6d3e-0000-4000-8000-000000000000/volumes', `azure~${driver}`, 'training');
+  const global = path.join(kubelet, 'plugins/kubernetes.io/flexvolume/azure/azuredisk/mounts/training');
+  for (const made of [pod('nfs'), pod('azurefile'), global]) fs.mkdirSync(made, { recursive: true });
+  const base = { 'kubernetes.io/fsType': 'ext4', 'kubernetes.io/pvOrVolumeName': 'training', 'kubernetes.io/readwrite': 'rw' };
+  const disk = JSON.stringify({ ...base, diskName: 'training', diskURI: '/subscriptions/0/resourceGroups/training/providers/Microsoft.Compute/disks/training' });
+  return [
+    ['Failure', 'nfs', 'mount', pod('nfs'), JSON.stringify({ ...base, server: 'not a host', share: '/training' })],
+    ['Success', 'nfs', 'unmount', pod('nfs')],
+    ['Failure', 'azurefile', 'mount', pod('azurefile'), JSON.stringify({ ...base, shareName: '-' })],
+    ['Success', 'azurefile', 'unmount', pod('azurefile')],
+    ['Failure', 'azuredisk', 'waitforattach', '0', disk],
+    ['Failure', 'azuredisk', 'mountdevice', global, path.join(dir, 'no-disk'), disk],
+    ['Success', 'azuredisk', 'unmountdevice', global],
+  ];
 }
 
 function buildSingleExecutable({ node: nodeOf, strip, output, codeCache }) {
   const node = nodeOf();
   const seaConfig = path.join(bin, `sea-config-${arch}.json`);
   const blob = path.join(bin, `flexvolume-${arch}.blob`);
-  const assets = { [CLI_BUNDLE]: path.join(bin, CLI_BUNDLE), [PROVISIONER_BUNDLE]: path.join(bin, PROVISIONER_BUNDLE) };
-  if (codeCache) assets[CLI_CODE_CACHE] = path.join(bin, CLI_CODE_CACHE);
+  const assets = Object.fromEntries(PART_NAMES.map((part) => [partBundle(part), path.join(bin, partBundle(part))]));
+  if (codeCache) for (const part of PART_NAMES) assets[partCodeCache(part)] = path.join(bin, partCodeCache(part));
   fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(
     seaConfig,

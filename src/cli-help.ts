@@ -45,7 +45,7 @@ async function optionSchemas(): Promise<Record<DriverName, z.ZodObject>> {
     import('./drivers/azurefile.ts'),
     import('./drivers/nfs.ts'),
   ]);
-  return { azuredisk: azurediskOptions, azurefile: azurefileOptions, nfs: nfsOptions };
+  return { azuredisk: azurediskOptions(), azurefile: azurefileOptions(), nfs: nfsOptions() };
 }
 
 /** `diskName*, diskURI*, cachingMode`: the schema's keys, the required ones starred. */

@@ -6,16 +6,15 @@ import { isatty } from 'node:tty';
 import { Command, CommanderError } from 'commander';
 import { callHelp, driverFlag, gatherHelpFacts, programHelp, wantsHelp, type HelpFacts } from './cli-help.ts';
 import { CALLS } from './flexvolume/calls.ts';
-import { dispatch } from './flexvolume/dispatch.ts';
 import { DRIVER_NAMES, isDriverName, type DriverName } from './flexvolume/driver.ts';
+import { runKubeletCall } from './flexvolume/kubelet-call.ts';
 import { failure, notSupported, type Reply } from './flexvolume/reply.ts';
-import { loadDriver } from './drivers/index.ts';
 import { addDoctorCommand } from './doctor/command.ts';
 import { addInstallCommand, type OperatorRun } from './install/command.ts';
 import { addProvisionerCommand } from './provisioner/command.ts';
 import { VERSION, type Invocation } from './invocation.ts';
 import { loadSettings } from './settings.ts';
-import { configureLog, log, logFile } from './system/log.ts';
+import { configureLog, log } from './system/log.ts';
 import { writeStdout } from './system/stdio-guard.ts';
 
 /** Text for a person (help, version) was printed instead of a reply. */
@@ -128,9 +127,5 @@ export async function runCli(invocation: Invocation): Promise<Reply | typeof PRI
   const flags = program.opts<{ driver?: string; verbose?: boolean }>();
   const driverName = pickDriver(invocation, flags.driver);
   if (typeof driverName !== 'string') return driverName;
-  const settings = loadSettings(invocation.executablePath, driverName);
-  configureLog({ file: settings.logFile, mirrorToStderr: flags.verbose === true, prefix: `${driverName} ${selected.command}` });
-  log(`call: ${selected.command} ${selected.args.map((arg) => JSON.stringify(arg)).join(' ')} (log ${logFile()})`);
-  const driver = await loadDriver(driverName, settings);
-  return dispatch(driver, selected.command, selected.args, log);
+  return runKubeletCall(invocation, { driver: driverName, command: selected.command, args: selected.args, verbose: flags.verbose === true });
 }

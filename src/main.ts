@@ -1,16 +1,17 @@
 // Entry point. The order matters: stdout and stderr are guarded before anything else can write,
 // `init` is answered from the light identity table before commander, zod, the drivers or the Azure SDK
-// load (they live in a second bundle, cli-loader.ts), and every path, a crash included, ends in exactly one reply.
+// load (they live in parts of their own, cli-loader.ts), a kubelet call goes straight to its driver
+// without commander, and every path, a crash included, ends in exactly one reply.
 import './required-node.ts';
 import { guardStdio, setFatalHandler, writeStdout } from './system/stdio-guard.ts';
 import { configureLog, log } from './system/log.ts';
 import { exitCodeOf, failure, serializeReply, success, type Reply } from './flexvolume/reply.ts';
-import { isDriverName } from './flexvolume/driver.ts';
+import { isCallName, isDriverName } from './flexvolume/driver.ts';
 import { describeError } from './flexvolume/errors.ts';
 import { loadSettings } from './settings.ts';
 import { capabilitiesOf } from './drivers/identity.ts';
 import { readInvocation } from './invocation.ts';
-import { loadCli } from './cli-loader.ts';
+import { loadCli, loadKubeletCall } from './cli-loader.ts';
 import { progressSoFar, stopCall } from './system/progress.ts';
 
 guardStdio();
@@ -47,6 +48,15 @@ setFatalHandler((error) => {
   finish(failure(`internal error: ${describeError(error)}; see the driver log`));
 });
 
+/**
+ * A call as the kubelet makes it: a call's name and its arguments, none of them a flag. Anything
+ * else (--help, --driver, --verbose, an unknown call) is for commander, which answers it the same
+ * way for either.
+ */
+function isKubeletCall(args: readonly string[]): boolean {
+  return args.length > 0 && isCallName(args[0] ?? '') && args.every((arg) => !arg.startsWith('-'));
+}
+
 async function main(): Promise<void> {
   const invocation = readInvocation();
   const { invokedAs, args } = invocation;
@@ -57,6 +67,10 @@ async function main(): Promise<void> {
     const settings = loadSettings(invocation.executablePath, invokedAs);
     configureLog({ file: settings.logFile, prefix: `${invokedAs} init` });
     finish(success({ capabilities: capabilitiesOf(invokedAs, settings) }));
+  }
+  if (isDriverName(invokedAs) && isKubeletCall(args)) {
+    const { runKubeletCall } = loadKubeletCall();
+    finish(await runKubeletCall(invocation, { driver: invokedAs, command: args[0] ?? '', args: args.slice(1), verbose: false }));
   }
   const { runCli, PRINTED } = loadCli();
   const outcome = await runCli(invocation);

@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { cloudEndpoints, readCloudName } from '../azure/clouds.ts';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
 import { InvalidInput, describeError } from '../flexvolume/errors.ts';
-import { parseDriverOptions } from '../flexvolume/options.ts';
+import { lazily, parseDriverOptions } from '../flexvolume/options.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { Settings } from '../settings.ts';
@@ -60,47 +60,51 @@ const SECRET_KEYS = {
 
 const lowerCase = (text: string) => text.trim().toLowerCase();
 
-const accountName = z
-  .string()
-  .transform(lowerCase)
-  .refine((name) => ACCOUNT_NAME.test(name), { message: 'must be a storage account name: 3 to 24 letters and digits' });
-
-const userMountOptions = mountOptionList.refine(
-  (options) => !options.some((option) => IDENTITY_OPTIONS.includes(option.name.toLowerCase())),
-  { message: `must not set ${IDENTITY_OPTIONS.join(', ')}: the driver authenticates with the account name and key from the Secret` },
-);
-
-export const azurefileOptions = z.object({
-  shareName: z
-    .string()
-    .transform((text) => text.trim())
-    .refine((name) => SHARE_NAME.test(name), {
-      message:
-        'must be an Azure file share name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit',
-    }),
-  subDir: exportPath.transform((dir) => dir.split('/').filter((part) => part !== '').join('/')).optional(),
-  server: serverName.optional(),
-  storageEndpointSuffix: z
-    .string()
-    .transform((text) => lowerCase(text).replace(/^\./, ''))
-    .refine((suffix) => DNS_SUFFIX.test(suffix), { message: 'must be a DNS suffix such as core.windows.net' })
-    .optional(),
-  storageAccount: accountName.optional(),
-  protocol: z
+const accountName = lazily(() =>
+  z
     .string()
     .transform(lowerCase)
-    .pipe(z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' }))
-    .default('smb'),
-  mountOptions: userMountOptions.optional(),
-  mountTimeoutSeconds: z
-    .string()
-    .regex(/^\s*\d{1,4}\s*$/, 'must be a whole number of seconds')
-    .transform(Number)
-    .refine((seconds) => seconds >= 1 && seconds <= 3600, { message: 'must be between 1 and 3600 seconds' })
-    .optional(),
-});
+    .refine((name) => ACCOUNT_NAME.test(name), { message: 'must be a storage account name: 3 to 24 letters and digits' }),
+);
 
-type AzurefileOptions = z.infer<typeof azurefileOptions>;
+const userMountOptions = () =>
+  mountOptionList().refine((options) => !options.some((option) => IDENTITY_OPTIONS.includes(option.name.toLowerCase())), {
+    message: `must not set ${IDENTITY_OPTIONS.join(', ')}: the driver authenticates with the account name and key from the Secret`,
+  });
+
+export const azurefileOptions = lazily(() =>
+  z.object({
+    shareName: z
+      .string()
+      .transform((text) => text.trim())
+      .refine((name) => SHARE_NAME.test(name), {
+        message:
+          'must be an Azure file share name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit',
+      }),
+    subDir: exportPath().transform((dir) => dir.split('/').filter((part) => part !== '').join('/')).optional(),
+    server: serverName().optional(),
+    storageEndpointSuffix: z
+      .string()
+      .transform((text) => lowerCase(text).replace(/^\./, ''))
+      .refine((suffix) => DNS_SUFFIX.test(suffix), { message: 'must be a DNS suffix such as core.windows.net' })
+      .optional(),
+    storageAccount: accountName().optional(),
+    protocol: z
+      .string()
+      .transform(lowerCase)
+      .pipe(z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' }))
+      .default('smb'),
+    mountOptions: userMountOptions().optional(),
+    mountTimeoutSeconds: z
+      .string()
+      .regex(/^\s*\d{1,4}\s*$/, 'must be a whole number of seconds')
+      .transform(Number)
+      .refine((seconds) => seconds >= 1 && seconds <= 3600, { message: 'must be between 1 and 3600 seconds' })
+      .optional(),
+  }),
+);
+
+type AzurefileOptions = z.infer<ReturnType<typeof azurefileOptions>>;
 
 /** Options with an empty value count as not given, as templated manifests often leave them. */
 function givenOptions(user: Record<string, string>): Record<string, string> {
@@ -213,7 +217,7 @@ function storageAccountOf(volume: AzurefileOptions, secrets: Record<string, stri
     }
     return requiredSecret(secrets, SECRET_KEYS.accountName, podVolumeDir);
   }
-  const parsed = accountName.safeParse(fromSecret);
+  const parsed = accountName().safeParse(fromSecret);
   if (!parsed.success) throw new InvalidInput(`the Secret's account name ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
   if (volume.storageAccount !== undefined && volume.storageAccount !== parsed.data) {
     throw new InvalidInput(

@@ -1,11 +1,11 @@
 // What the nfs and azurefile drivers share: validated mount-option lists, NFS sources, and an
 // idempotent, bounded mount and unmount of a network share at a pod's volume directory.
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { DriverError } from '../flexvolume/errors.ts';
+import { lazily } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
 import { withLock } from '../system/lock.ts';
@@ -32,13 +32,15 @@ export function formatMountOption(option: MountOption): string {
 }
 
 /** The user's `mountOptions`: a comma list, each entry checked so none can smuggle in another. */
-export const mountOptionList = z
-  .string()
-  .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
-  .refine((entries) => entries.every((entry) => MOUNT_OPTION.test(entry)), {
-    message: 'must be a comma-separated list of name or name=value entries without spaces or quotes',
-  })
-  .transform((entries) => entries.map(parseMountOption));
+export const mountOptionList = lazily(() =>
+  z
+    .string()
+    .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((entries) => entries.every((entry) => MOUNT_OPTION.test(entry)), {
+      message: 'must be a comma-separated list of name or name=value entries without spaces or quotes',
+    })
+    .transform((entries) => entries.map(parseMountOption)),
+);
 
 /**
  * Defaults first, then the user's options; a user option replaces a default of the same name (or
@@ -75,18 +77,22 @@ export function applyReadOnly(options: readonly MountOption[], readOnly: boolean
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** A server name or address; IPv6 may come bracketed or not. */
-export const serverName = z
-  .string()
-  .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
-  .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
-    message: 'must be a host name, an IPv4 address or an IPv6 address',
-  });
+export const serverName = lazily(() =>
+  z
+    .string()
+    .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
+    .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
+      message: 'must be a host name, an IPv4 address or an IPv6 address',
+    }),
+);
 
 /** An exported path: no commas, whitespace or control characters, never `..`. */
-export const exportPath = z
-  .string()
-  .regex(/^[^,\s\x00-\x1f\\]+$/, 'must be a path without commas, spaces or control characters')
-  .refine((text) => !text.split('/').includes('..'), { message: "must not contain '..'" });
+export const exportPath = lazily(() =>
+  z
+    .string()
+    .regex(/^[^,\s\x00-\x1f\\]+$/, 'must be a path without commas, spaces or control characters')
+    .refine((text) => !text.split('/').includes('..'), { message: "must not contain '..'" }),
+);
 
 /** `server:/path`, with IPv6 addresses bracketed as mount.nfs requires. */
 export function nfsSource(server: string, path: string): string {
@@ -118,8 +124,18 @@ export interface ShareMount {
   lock: ShareLock;
 }
 
+/**
+ * FNV-1a (64 bits) of a directory's path, for its lock's file name: two directories that shared
+ * a name would only wait for each other, so it needs no node:crypto (4 ms to load on a hot call).
+ */
+function pathKey(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text)) hash = BigInt.asUintN(64, (hash ^ BigInt(byte)) * 0x100000001b3n);
+  return hash.toString(16).padStart(16, '0');
+}
+
 function withShareLock<T>(podVolumeDir: PodVolumeDir, lock: ShareLock, work: () => Promise<T>): Promise<T> {
-  const name = `share-${crypto.createHash('sha256').update(podVolumeDir.path).digest('hex').slice(0, 24)}`;
+  const name = `share-${pathKey(podVolumeDir.path)}`;
   return withLock(name, { dir: lock.dir, timeoutMs: lock.waitMs }, work);
 }
 

@@ -1,17 +1,19 @@
 // The nfs driver: mounts an NFS export into a pod. No attach, no device; `mount` does everything.
 import * as z from 'zod';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
-import { parseDriverOptions } from '../flexvolume/options.ts';
+import { lazily, parseDriverOptions } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { Settings } from '../settings.ts';
 import { capabilitiesOf } from './identity.ts';
 import { applyReadOnly, exportPath, mountOptionList, mountShare, nfsSource, serverName, shareLock, unmountShare } from './network-mount.ts';
 
-export const nfsOptions = z.object({
-  server: serverName,
-  share: exportPath,
-  mountOptions: mountOptionList.optional(),
-});
+export const nfsOptions = lazily(() =>
+  z.object({
+    server: serverName(),
+    share: exportPath(),
+    mountOptions: mountOptionList().optional(),
+  }),
+);
 
 export function createNfsDriver(settings: Settings): Driver {
   return {

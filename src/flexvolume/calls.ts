@@ -11,6 +11,8 @@ import {
 } from './paths.ts';
 import { InvalidInput } from './errors.ts';
 
+export { isCallName } from './driver.ts';
+
 export interface CallSpec<K extends keyof CallArgs> {
   name: K;
   /** Argument names as the help shows them, in the order the kubelet passes them. */
@@ -148,7 +150,3 @@ export const CALLS: { [K in keyof CallArgs]: CallSpec<K> } = {
     }),
   },
 };
-
-export function isCallName(name: string): name is keyof CallArgs {
-  return Object.hasOwn(CALLS, name);
-}

@@ -20,6 +20,30 @@ export interface CallArgs {
   expandfs: { options: VolumeOptions; devicePath: string; volumePath: string; newSizeBytes: number; oldSizeBytes: number };
 }
 
+/**
+ * The calls' names without their argument shapes (calls.ts, which needs zod): main.ts tells a
+ * kubelet call from a person's command by them before anything else loads.
+ */
+export const CALL_NAMES = [
+  'getvolumename',
+  'attach',
+  'isattached',
+  'waitforattach',
+  'mountdevice',
+  'mount',
+  'unmount',
+  'unmountdevice',
+  'detach',
+  'expandvolume',
+  'expandfs',
+] as const satisfies readonly (keyof CallArgs)[];
+
+export type CallName = (typeof CALL_NAMES)[number];
+
+export function isCallName(name: string): name is CallName {
+  return (CALL_NAMES as readonly string[]).includes(name);
+}
+
 export type DriverCalls = { [K in keyof CallArgs]?: (args: CallArgs[K]) => Promise<Reply> };
 
 export interface Driver extends DriverCalls {

@@ -21,26 +21,39 @@ const KEY = {
 
 const RESERVED_NAMESPACE = /^([^/]*\.)?(kubernetes\.io|k8s\.io)\//;
 
-const baseOptions = z.object({
-  [KEY.fsType]: z.string().default(''),
-  [KEY.readWrite]: z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }).default('rw'),
-  [KEY.volumeName]: z
-    .string()
-    .regex(/^[^/\x00-\x1f]{0,253}$/, `'${KEY.volumeName}' must be a PV or volume name without '/'`)
-    .default(''),
-});
+/**
+ * A schema built on first use and kept: building zod schemas is most of what loading the
+ * drivers costs, and a call uses few of them (unmount none).
+ */
+export function lazily<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
+const baseOptions = lazily(() =>
+  z.object({
+    [KEY.fsType]: z.string().default(''),
+    [KEY.readWrite]: z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }).default('rw'),
+    [KEY.volumeName]: z
+      .string()
+      .regex(/^[^/\x00-\x1f]{0,253}$/, `'${KEY.volumeName}' must be a PV or volume name without '/'`)
+      .default(''),
+  }),
+);
 
 const decimalId = (key: string) =>
   z.string().regex(/^\d{1,10}$/, `'${key}' must be a decimal group id`).transform(Number);
 
-const mountExtras = z.object({
-  [KEY.podName]: z.string().optional(),
-  [KEY.podNamespace]: z.string().optional(),
-  [KEY.podUid]: z.string().optional(),
-  [KEY.serviceAccount]: z.string().optional(),
-  [KEY.fsGroup]: decimalId(KEY.fsGroup).optional(),
-  [KEY.legacyFsGroup]: decimalId(KEY.legacyFsGroup).optional(),
-});
+const mountExtras = lazily(() =>
+  z.object({
+    [KEY.podName]: z.string().optional(),
+    [KEY.podNamespace]: z.string().optional(),
+    [KEY.podUid]: z.string().optional(),
+    [KEY.serviceAccount]: z.string().optional(),
+    [KEY.fsGroup]: decimalId(KEY.fsGroup).optional(),
+    [KEY.legacyFsGroup]: decimalId(KEY.legacyFsGroup).optional(),
+  }),
+);
 
 /** What every call with a JSON argument receives. */
 export interface VolumeOptions {
@@ -99,7 +112,7 @@ function userOptionsOf(document: Record<string, string>): Record<string, string>
 
 export function parseVolumeOptions(text: string): VolumeOptions {
   const document = parseDocument(text);
-  const base = baseOptions.safeParse(document);
+  const base = baseOptions().safeParse(document);
   if (!base.success) throw new InvalidInput(formatIssues(base.error));
   return {
     fsType: base.data[KEY.fsType],
@@ -112,7 +125,7 @@ export function parseVolumeOptions(text: string): VolumeOptions {
 export function parseMountOptions(text: string): MountOptions {
   const volume = parseVolumeOptions(text);
   const document = JSON.parse(text) as Record<string, string>;
-  const extras = mountExtras.safeParse(document);
+  const extras = mountExtras().safeParse(document);
   if (!extras.success) throw new InvalidInput(formatIssues(extras.error));
   const podName = extras.data[KEY.podName];
   return {
@@ -153,9 +166,10 @@ function decodeSecrets(document: Record<string, string>): Record<string, string>
  * typo shows up in `kubectl describe` instead of as a wrong mount.
  */
 export function parseDriverOptions<Shape extends z.ZodRawShape>(
-  schema: z.ZodObject<Shape>,
+  schemaOf: () => z.ZodObject<Shape>,
   user: Record<string, string>,
 ): z.infer<z.ZodObject<Shape>> {
+  const schema = schemaOf();
   const known = Object.keys(schema.shape);
   const canonical = new Map(known.map((key) => [key.toLowerCase(), key]));
   const input: Record<string, string> = {};

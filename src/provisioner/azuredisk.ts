@@ -74,7 +74,7 @@ interface DiskPlan {
 }
 
 function readParameters(request: ProvisionRequest): Parameters {
-  const parsed = parseDriverOptions(parameters, classParameters(request.storageClass));
+  const parsed = parseDriverOptions(() => parameters, classParameters(request.storageClass));
   if (parsed.skuName !== undefined && parsed.storageaccounttype !== undefined && parsed.skuName !== parsed.storageaccounttype) {
     throw new InvalidInput(`parameters 'skuName' and 'storageaccounttype' disagree (${parsed.skuName}, ${parsed.storageaccounttype}); set one`);
   }

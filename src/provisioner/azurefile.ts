@@ -85,7 +85,7 @@ export function createAzurefileProvisioner(azure: AzureContext, kube: Kube): Vol
 
   function plan(request: ProvisionRequest) {
     checkAccessModes(request.claim, ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'], 'azurefile');
-    const p = parseDriverOptions(parameters, classParameters(request.storageClass));
+    const p = parseDriverOptions(() => parameters, classParameters(request.storageClass));
     const protocol = p.protocol ?? 'smb';
     const skuName = p.skuName ?? (protocol === 'nfs' ? 'Premium_LRS' : 'Standard_LRS');
     const premium = skuName.startsWith('Premium');

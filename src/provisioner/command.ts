@@ -1,10 +1,7 @@
 // `provisioner`: the long-running controller the Deployment runs. Only the command line lives in
-// the CLI bundle; the controller is its own bundle, loaded when the command is chosen.
+// the CLI part; the controller is a part of its own (src/cli-loader.ts), loaded when the command is chosen.
 import type { Command } from 'commander';
-import { loadBundle } from '../cli-loader.ts';
 import type { OperatorRun } from '../install/command.ts';
-import { PROVISIONER_BUNDLE } from './bundle.ts';
-import type * as Main from './main.ts';
 
 export function addProvisionerCommand(program: Command, select: (run: OperatorRun) => void): void {
   program
@@ -20,7 +17,7 @@ export function addProvisionerCommand(program: Command, select: (run: OperatorRu
     .helpOption(false)
     .action((_flags: unknown, command: Command) =>
       select(async () => {
-        await loadBundle<typeof Main>(PROVISIONER_BUNDLE).runProvisioner(command.args);
+        await (await import('./main.ts')).runProvisioner(command.args);
         return null;
       }),
     );

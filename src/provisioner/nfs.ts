@@ -23,8 +23,8 @@ import {
 } from './volume-driver.ts';
 
 const parameters = z.object({
-  server: serverName,
-  share: exportPath,
+  server: serverName(),
+  share: exportPath(),
   mountPermissions: z
     .string()
     .regex(/^0?[0-7]{3,4}$/, 'must be an octal mode such as 0777')
@@ -61,7 +61,7 @@ export function createNfsProvisioner(options: NfsProvisionerOptions): VolumeDriv
 
   function plan(request: ProvisionRequest) {
     checkAccessModes(request.claim, ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'], 'nfs');
-    const p = parseDriverOptions(parameters, classParameters(request.storageClass));
+    const p = parseDriverOptions(() => parameters, classParameters(request.storageClass));
     const subdir = subdirOf(request);
     const share = `${p.share.replace(/\/+$/, '')}/${subdir}`;
     const driverOptions = { server: p.server, share, ...classMountOptions(request.storageClass) };

@@ -278,13 +278,6 @@ export async function formatDevice(device: string, fsType: string): Promise<void
   await runChecked(tool, args, { timeoutMs: 30 * 60_000 });
 }
 
-export async function deviceSizeBytes(device: string): Promise<number> {
-  const result = await runChecked('blockdev', ['--getsize64', device], { timeoutMs: 30_000 });
-  const size = Number(result.stdout.trim());
-  if (!Number.isSafeInteger(size)) throw new DriverError(`blockdev reported a size of '${result.stdout.trim()}' for ${device}`);
-  return size;
-}
-
 function numberAfter(text: string, label: RegExp): number {
   const match = label.exec(text);
   return match ? Number(match[1]) : NaN;

@@ -10,7 +10,6 @@
 // still holds its stdout (a daemon a mount helper forked), and a child the driver leaves behind
 // when it is killed (mkfs) keeps writing without dying of SIGPIPE.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +17,7 @@ import { DriverError } from '../flexvolume/errors.ts';
 import { coverChildInHeldLocks } from './lock.ts';
 import { log } from './log.ts';
 import { noteProgress, onCallStopped } from './progress.ts';
-import { identityOf } from './process-identity.ts';
+import { identityOf, uniqueName } from './process-identity.ts';
 
 /** Under `env -i` (a minimal controller-manager image) there is no PATH; tools live here. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -68,7 +67,7 @@ const running = new Set<Running>();
 
 /** A file that only this process's descriptors reach: unlinked before anything is written to it. */
 function anonymousFile(): number {
-  const file = path.join(os.tmpdir(), `.azure-flexvolume-${process.pid}-${crypto.randomUUID()}`);
+  const file = path.join(os.tmpdir(), `.azure-flexvolume-${uniqueName()}`);
   const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   const fd = fs.openSync(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   fs.unlinkSync(file);

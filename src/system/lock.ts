@@ -3,13 +3,12 @@
 // crashed call never wedges the node. A lock also names the children its holder started while
 // holding it (mkfs, fsck, mount): it stays held while any of them lives, so a retry after the
 // holder was killed does not start a second mkfs on a device the first one is still writing.
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
 import { log } from './log.ts';
 import { noteProgress } from './progress.ts';
-import { currentProcess, isAlive, type ProcessIdentity } from './process-identity.ts';
+import { currentProcess, isAlive, uniqueName, type ProcessIdentity } from './process-identity.ts';
 
 interface Holder extends ProcessIdentity {
   token: string;
@@ -94,7 +93,7 @@ function isStale(file: string, seen: Seen): boolean {
  * just taken.
  */
 function breakStaleLock(file: string, stale: Seen): void {
-  const aside = `${file}.stale-${crypto.randomUUID()}`;
+  const aside = `${file}.stale-${uniqueName()}`;
   try {
     fs.renameSync(file, aside);
   } catch {
@@ -153,7 +152,7 @@ function lockOf(file: string, holder: Holder): Lock {
 export function coverChildInHeldLocks(child: ProcessIdentity): void {
   for (const [file, holder] of held) {
     holder.children = [...(holder.children ?? []).filter(isAlive), child];
-    const next = `${file}.${crypto.randomUUID()}.tmp`;
+    const next = `${file}.${uniqueName()}.tmp`;
     try {
       if (readLockFile(file)?.holder?.token !== holder.token) continue;
       fs.writeFileSync(next, JSON.stringify(holder), { mode: 0o600 });
@@ -167,7 +166,7 @@ export function coverChildInHeldLocks(child: ProcessIdentity): void {
 
 /** Takes the lock now, or answers who holds it; a stale lock is taken over. */
 function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } {
-  const holder: Holder = { ...currentProcess(), token: crypto.randomUUID() };
+  const holder: Holder = { ...currentProcess(), token: uniqueName() };
   for (;;) {
     if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
     const seen = readLockFile(file);

@@ -3,6 +3,19 @@
 // dead process left behind is recognised as such, and a reused pid is not mistaken for it.
 import * as fs from 'node:fs';
 
+let namesMade = 0;
+
+/**
+ * A name no other process, nor another call of this one, uses: for lock tokens and files set
+ * aside. Not from node:crypto, whose load alone costs a hot call about 4 ms: nothing depends on it
+ * being unguessable, since the files it names are created exclusively (a name someone else took
+ * fails to open, it is never shared).
+ */
+export function uniqueName(): string {
+  namesMade += 1;
+  return `${process.pid}-${Date.now().toString(36)}-${namesMade}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
 export interface ProcessIdentity {
   pid: number;
   /** Field 22 of /proc/<pid>/stat (clock ticks after boot). */

@@ -2,7 +2,7 @@
 import { nfsMountOptions, smbMountOptions } from '../../src/drivers/azurefile.ts';
 import { formatMountOption, mountOptionList } from '../../src/drivers/network-mount.ts';
 
-const parse = (text: string) => mountOptionList.parse(text);
+const parse = (text: string) => mountOptionList().parse(text);
 const smb = (user: string, extra: { fsGroup?: number; readOnly?: boolean } = {}) =>
   smbMountOptions({ account: 'acct', user: parse(user), fsGroup: extra.fsGroup, readOnly: extra.readOnly ?? false }).map(formatMountOption);
 const nfs = (user: string, readOnly = false) => nfsMountOptions(parse(user), readOnly).map(formatMountOption);

@@ -1,5 +1,6 @@
+import { CALLS } from '../../src/flexvolume/calls.ts';
 import { dispatch } from '../../src/flexvolume/dispatch.ts';
-import type { Driver } from '../../src/flexvolume/driver.ts';
+import { CALL_NAMES, type Driver } from '../../src/flexvolume/driver.ts';
 import { DriverError } from '../../src/flexvolume/errors.ts';
 import { success } from '../../src/flexvolume/reply.ts';
 
@@ -13,6 +14,10 @@ function fakeDriver(overrides: Partial<Driver> = {}): Driver {
 describe('dispatch', () => {
   const logged: string[] = [];
   const log = (line: string) => logged.push(line);
+
+  test('main.ts routes by CALL_NAMES: it names every call of the table, and nothing else', () => {
+    expect([...CALL_NAMES].sort()).toEqual(Object.keys(CALLS).sort());
+  });
 
   test('init answers the capabilities', async () => {
     expect(await dispatch(fakeDriver(), 'init', [], log)).toEqual({ status: 'Success', capabilities: CAPABILITIES });

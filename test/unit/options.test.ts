@@ -78,7 +78,7 @@ describe('parseMountOptions', () => {
 });
 
 describe('parseDriverOptions', () => {
-  const schema = z.object({ shareName: z.string().min(1), subDir: z.string().optional() });
+  const schema = () => z.object({ shareName: z.string().min(1), subDir: z.string().optional() });
 
   test('matches keys case-insensitively onto their canonical names', () => {
     expect(parseDriverOptions(schema, { sharename: 'data', SUBDIR: 'a' })).toEqual({ shareName: 'data', subDir: 'a' });

@@ -11,7 +11,6 @@ import { success, type Reply } from '../../flexvolume/reply.ts';
 import type { Settings } from '../../settings.ts';
 import {
   checkFilesystem,
-  deviceSizeBytes,
   filesystemSizeBytes,
   findWrittenRegions,
   formatDevice,
@@ -174,8 +173,10 @@ async function prepareFilesystem(context: NodeContext, device: BlockDevice, fsTy
  * grown while detached (Azure's usual way), or restored from a snapshot into a bigger disk. A
  * smaller gap is rounding, such as a last block group too small to keep.
  */
-async function growToFillDevice(device: BlockDevice, fsType: string, mountPoint: string | undefined): Promise<void> {
-  const [deviceBytes, filesystemBytes] = await Promise.all([deviceSizeBytes(device.path), filesystemSizeBytes(device.path, fsType)]);
+async function growToFillDevice(context: NodeContext, device: BlockDevice, fsType: string, mountPoint: string | undefined): Promise<void> {
+  // The kernel's size from sysfs is what blockdev --getsize64 asks it, without a process to run.
+  const deviceBytes = kernelDeviceSize(context.settings.sysRoot, device);
+  const filesystemBytes = await filesystemSizeBytes(device.path, fsType);
   if (filesystemBytes + GROWTH_THRESHOLD_BYTES > deviceBytes) {
     log(`${fsType} on ${device.path} spans ${filesystemBytes} of its ${deviceBytes} bytes; nothing to grow`);
     return;
@@ -219,7 +220,7 @@ async function mountDevice(context: NodeContext, args: CallArgs['mountdevice'], 
     }
     const prepared = await prepareFilesystem(context, device, fsType, options.readOnly);
     // ext grows before the mount, which needs no online-resize privilege; xfs grows only mounted.
-    if (prepared === 'repaired' && fsType !== 'xfs') await growToFillDevice(device, fsType, undefined);
+    if (prepared === 'repaired' && fsType !== 'xfs') await growToFillDevice(context, device, fsType, undefined);
     ensureMountPoint(target);
     await mount({
       source: device.path,
@@ -228,7 +229,7 @@ async function mountDevice(context: NodeContext, args: CallArgs['mountdevice'], 
       options: blockMountOptions(fsType, disk.mountOptions ?? [], options.readOnly),
       timeoutMs: context.settings.mountTimeoutMs,
     });
-    if (prepared === 'repaired' && fsType === 'xfs') await growToFillDevice(device, fsType, target);
+    if (prepared === 'repaired' && fsType === 'xfs') await growToFillDevice(context, device, fsType, target);
     return success();
   });
 }
@@ -256,7 +257,7 @@ async function expandFilesystem(context: NodeContext, args: CallArgs['expandfs']
       throw new DriverError(`${device.path} is not mounted on this node; its filesystem is grown once mountdevice has mounted it`);
     }
     rescanDeviceSize(context.settings.sysRoot, device.name);
-    const size = await deviceSizeBytes(device.path);
+    const size = kernelDeviceSize(context.settings.sysRoot, device);
     if (size < newSizeBytes) {
       throw new DriverError(
         `${device.path} is ${size} bytes after a rescan, less than the requested ${newSizeBytes}: the disk has not grown on this node. ` +
@@ -265,7 +266,7 @@ async function expandFilesystem(context: NodeContext, args: CallArgs['expandfs']
     }
     const { type } = await probeSignatures(device.path);
     if (type === undefined) throw new DriverError(`${device.path} has no filesystem to grow`);
-    await growToFillDevice(device, type, mounted.mountPoint);
+    await growToFillDevice(context, device, type, mounted.mountPoint);
     return success();
   });
 }

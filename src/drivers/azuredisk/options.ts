@@ -4,22 +4,23 @@
 import * as z from 'zod';
 import { parseDiskUri } from '../../azure/disk-uri.ts';
 import { InvalidInput } from '../../flexvolume/errors.ts';
-import type { VolumeOptions } from '../../flexvolume/options.ts';
+import { lazily, type VolumeOptions } from '../../flexvolume/options.ts';
 import { mountOptionList } from '../network-mount.ts';
 
 /** Azure's caching modes, accepted in any letter case (`readonly` is `ReadOnly`). */
 const CACHING_MODES = ['None', 'ReadOnly', 'ReadWrite'] as const;
 
-const cachingMode = z
-  .string()
-  .transform((text) => CACHING_MODES.find((mode) => mode.toLowerCase() === text.trim().toLowerCase()) ?? text)
-  .pipe(z.enum(CACHING_MODES, { error: `must be one of ${CACHING_MODES.join(', ')}` }));
+const cachingMode = () =>
+  z
+    .string()
+    .transform((text) => CACHING_MODES.find((mode) => mode.toLowerCase() === text.trim().toLowerCase()) ?? text)
+    .pipe(z.enum(CACHING_MODES, { error: `must be one of ${CACHING_MODES.join(', ')}` }));
 
 /** The filesystems the node side formats and mounts. */
 export const FILESYSTEMS = ['ext4', 'xfs', 'ext3'] as const;
 export type Filesystem = (typeof FILESYSTEMS)[number];
 
-const filesystem = z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` });
+const filesystem = lazily(() => z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` }));
 
 /** The disk a managed disk's resource id names; undefined for anything else, which attach reports itself. */
 function diskNameIn(diskUri: string): string | undefined {
@@ -30,30 +31,34 @@ function diskNameIn(diskUri: string): string | undefined {
   }
 }
 
-export const azurediskOptions = z.object({
-  diskName: z.string().min(1, 'must name the managed disk'),
-  diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
-  // ReadOnly is Azure's safe default: ReadWrite host caching once cost data on power loss.
-  cachingMode: cachingMode.default('ReadOnly'),
-  kind: z
-    .enum(['Managed'], {
-      error: 'only Managed disks are supported; blob-based VHDs (kind Shared or Dedicated) cannot be attached to VMs with managed disks: convert the VHD to a managed disk',
+export const azurediskOptions = lazily(() =>
+  z
+    .object({
+      diskName: z.string().min(1, 'must name the managed disk'),
+      diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
+      // ReadOnly is Azure's safe default: ReadWrite host caching once cost data on power loss.
+      cachingMode: cachingMode().default('ReadOnly'),
+      kind: z
+        .enum(['Managed'], {
+          error: 'only Managed disks are supported; blob-based VHDs (kind Shared or Dedicated) cannot be attached to VMs with managed disks: convert the VHD to a managed disk',
+        })
+        .default('Managed'),
+      fsType: filesystem().optional(),
+      mountOptions: mountOptionList().optional(),
     })
-    .default('Managed'),
-  fsType: filesystem.optional(),
-  mountOptions: mountOptionList.optional(),
-}).superRefine((options, context) => {
-  // Attach uses the diskURI and reports the diskName: two different disks would mislead every operator.
-  const uriName = diskNameIn(options.diskURI);
-  if (uriName === undefined || uriName.toLowerCase() === options.diskName.trim().toLowerCase()) return;
-  context.addIssue({
-    code: 'custom',
-    path: ['diskName'],
-    message: `'${options.diskName}' contradicts diskURI '${options.diskURI}', whose disk is '${uriName}'; they must name the same disk: fix the PV`,
-  });
-});
+    .superRefine((options, context) => {
+      // Attach uses the diskURI and reports the diskName: two different disks would mislead every operator.
+      const uriName = diskNameIn(options.diskURI);
+      if (uriName === undefined || uriName.toLowerCase() === options.diskName.trim().toLowerCase()) return;
+      context.addIssue({
+        code: 'custom',
+        path: ['diskName'],
+        message: `'${options.diskName}' contradicts diskURI '${options.diskURI}', whose disk is '${uriName}'; they must name the same disk: fix the PV`,
+      });
+    }),
+);
 
-export type AzurediskOptions = z.infer<typeof azurediskOptions>;
+export type AzurediskOptions = z.infer<ReturnType<typeof azurediskOptions>>;
 
 /**
  * The filesystem a volume asks for: the PV's fsType, else the `fsType` option, else ext4. Two
@@ -62,7 +67,7 @@ export type AzurediskOptions = z.infer<typeof azurediskOptions>;
 export function requestedFilesystem(volume: VolumeOptions, disk: AzurediskOptions): Filesystem {
   const fromPv = volume.fsType.trim();
   if (fromPv === '') return disk.fsType ?? 'ext4';
-  const parsed = filesystem.safeParse(fromPv);
+  const parsed = filesystem().safeParse(fromPv);
   if (!parsed.success) {
     throw new InvalidInput(`fsType '${fromPv}' is not supported for azuredisk; use one of ${FILESYSTEMS.join(', ')}`);
   }
