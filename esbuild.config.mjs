@@ -98,13 +98,19 @@ async function buildParts() {
   const entries = new Map(PART_NAMES.map((part) => [PARTS[part].entry, part]));
   const required = new Map(PART_NAMES.map((part) => [part, new Set([PARTS[part].entry])]));
   const linker = (part) => partLinker(part, owner, entries, required);
+  // CommonJS modules another part requires are handed over as their module.exports, as a require
+  // of them would give: an ESM importer's default import (\`import debug from 'debug'\`) is that.
+  const commonJs = new Set();
   for (const part of PART_NAMES) {
     const { entry, include } = PARTS[part];
-    const result = await bundlePart(part, [entry, ...include], linker(part));
-    for (const module of modulesIn(part, result).filter((module) => !isCopied(module))) owner.set(module, part);
+    const result = await bundlePart(part, [entry, ...include], linker(part), commonJs);
+    for (const module of modulesIn(part, result).filter((module) => !isCopied(module))) {
+      owner.set(module, part);
+      if (result.metafile.inputs[module].format === 'cjs') commonJs.add(module);
+    }
   }
   for (const part of PART_NAMES) {
-    const result = await bundlePart(part, [...required.get(part)].sort(), linker(part));
+    const result = await bundlePart(part, [...required.get(part)].sort(), linker(part), commonJs);
     const code = `(function (${PART_PARAMETERS.join(', ')}) {\n${result.outputFiles[0].text}})`;
 
     fs.writeFileSync(path.join(bin, partBundle(part)), code);
@@ -141,8 +147,12 @@ function isCopied(module) {
 }
 
 /** A part made of a generated entry that imports each of `modules` and exports them by path. */
-function bundlePart(part, modules, linker) {
-  const imports = modules.map((module, index) => `import * as m${index} from ${JSON.stringify(path.join(root, module))};`);
+function bundlePart(part, modules, linker, commonJs) {
+  const imports = modules.map((module, index) =>
+    commonJs.has(module)
+      ? `const m${index} = require(${JSON.stringify(path.join(root, module))});`
+      : `import * as m${index} from ${JSON.stringify(path.join(root, module))};`,
+  );
   const exported = modules.map((module, index) => `${JSON.stringify(module)}: m${index}`);
   return esbuild.build({
     ...common,
