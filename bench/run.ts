@@ -1,7 +1,7 @@
 // `npm run bench`: figures measured side by side in one run, each a median with its ratio to its
 // reference, printed as a table and written to BENCHMARKS.md with the machine and the date. Not
 // part of the tests: timings depend on the machine and what else runs on it.
-//   BENCH_RUNS        runs per latency figure (default 40)
+//   BENCH_RUNS        runs per latency and hot-call figure (default 40)
 //   BENCH_LATENCY_MS  simulated VM update latency for the attach figures (default 2000)
 //   BENCH_NO_WRITE=1  print only, leave BENCHMARKS.md alone
 import * as fs from 'node:fs';
@@ -11,11 +11,14 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { ROOT } from '../test/helpers/sandbox.ts';
 import { attachRows, connect, isattachedRows } from './arm.ts';
-import { mountOverheadRows, startupRows } from './calls.ts';
+import { startupRows } from './calls.ts';
+import { hotCallRows, type HotResult } from './hot.ts';
+import { renderIssue15Table } from './issue15.ts';
 import { createLayout, NODE } from './layout.ts';
 import { Interrupted, stopAndDrain, type Row } from './measure.ts';
 import { canMeasureMemory, memoryRows } from './memory.ts';
-import { mountdeviceRows } from './mountdevice.ts';
+import { mountdeviceRows, type MountdeviceFigures } from './mountdevice.ts';
+import { compileNative } from './native.ts';
 import { describeMachine, loadAverage, renderBenchmarksMd, renderTable } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
@@ -37,13 +40,33 @@ const find = (rows: readonly Row[], figure: string): Row | undefined => rows.fin
 const ratio = (row: Row | undefined): number => (row?.referenceValue ? row.value / row.referenceValue : Number.NaN);
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
+/** Issue 15 items 1 and 4: each hot call within 1.3x of its floor, wall and CPU; mountdevice overhead ≤ 50 ms. */
+function issue15Targets(hot: HotResult | undefined, mountdevice: readonly MountdeviceFigures[], rows: readonly Row[]): string[] {
+  const lines = (hot?.calls ?? []).map((call) => {
+    const wall = call.driver.wallMs / call.reference.wallMs;
+    const cpu = call.driver.cpuMs / call.reference.cpuMs;
+    return `${mark(wall <= 1.3 && cpu <= 1.3)} ${call.name} within 1.3x of \`node -e 0\` + ${call.children}, CPU included: ${wall.toFixed(2)}x wall, ${cpu.toFixed(2)}x CPU`;
+  });
+  for (const figure of mountdevice) {
+    lines.push(`${mark(figure.overheadMs <= 50)} \`mountdevice\` of a ${figure.disk} disk at most 50 ms above its checks' own runtime: ${figure.overheadMs.toFixed(1)} ms`);
+  }
+  const single = find(rows, '1 attach alone');
+  const burst = find(rows, '16 concurrent attaches');
+  const updates = find(rows, 'VM updates (PUT/PATCH) for 16');
+  if (single && burst && updates) {
+    const wall = burst.value / single.value;
+    lines.push(`${mark(updates.value === 1 && wall <= 1.3)} 16 concurrent attaches to one VM: exactly one VM update, wall at most 1.3x a single attach: ${updates.value} updates, ${wall.toFixed(2)}x`);
+  }
+  return lines;
+}
+
 /** design.md section 5, each against what this run measured. */
 function targets(rows: readonly Row[]): string[] {
   const lines: string[] = [];
   const init = find(rows, '`init`, standalone');
   if (init) lines.push(`${mark(ratio(init) <= 1.3)} \`init\` within 1.3x of the embedded Node's bare start: ${ratio(init).toFixed(2)}x`);
   for (const driver of ['nfs', 'azurefile']) {
-    const row = find(rows, `${driver} \`mount\`, standalone`);
+    const row = find(rows, `${driver} \`mount\`, wall, next to the peer`);
     if (row) lines.push(`${mark(ratio(row) < 1)} ${driver} mount overhead below the shell peer's: ${ratio(row).toFixed(2)}x`);
   }
   const single = find(rows, '1 attach alone');
@@ -74,18 +97,24 @@ async function main(): Promise<void> {
 
   progress(`init and getvolumename: ${RUNS} runs each`);
   rows.push(...(await startupRows(layout, RUNS)));
-  progress(`nfs and azurefile mount overhead: ${RUNS} runs each`);
-  rows.push(...(await mountOverheadRows(layout, RUNS)));
-  if (process.getuid?.() === 0) {
-    progress(`mountdevice of a blank 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
-    rows.push(...(await mountdeviceRows(layout, MOUNTDEVICE_RUNS, (step) => cleanups.add(step))));
-  } else {
-    skipped.push('mountdevice (loop devices and mounts need root)');
-  }
 
   const sim = await startArmSimulator();
   cleanups.add(() => sim.close());
   const bench = connect(layout, sim);
+  const native = compileNative(dir);
+  progress(`hot calls next to \`node -e 0\` + their children, the peers and the C floor: ${RUNS} rounds`);
+  const hot = await hotCallRows(layout, bench, native, RUNS, (step) => cleanups.add(step));
+  rows.push(...hot.rows);
+  if (process.getuid?.() !== 0) skipped.push('waitforattach, unmountdevice and mountdevice (loop devices and mounts need root)');
+
+  let mountdevice: MountdeviceFigures[] = [];
+  if (process.getuid?.() === 0) {
+    progress(`mountdevice of a blank and a formatted 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
+    const result = await mountdeviceRows(layout, native, MOUNTDEVICE_RUNS, (step) => cleanups.add(step));
+    rows.push(...result.rows);
+    mountdevice = result.figures;
+  }
+
   progress(`attach: ${ATTACH_ROUNDS} rounds of 1, 4 and 16 concurrent attaches, VM updates take ${LATENCY_MS} ms`);
   rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
   progress(`isattached: ${SWEEPS} sweeps of 50 volumes on 5 VMs`);
@@ -101,10 +130,12 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAfter: loadAverage() },
     rows,
     targets: targets(rows),
+    issue15: renderIssue15Table(hot, mountdevice, rows),
+    issue15Targets: issue15Targets(hot, mountdevice, rows),
     settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
     skipped,
   };
-  process.stdout.write(`\n${renderTable(rows)}\n\n${report.targets.join('\n')}\n`);
+  process.stdout.write(`\n${renderTable(rows)}\n\n${report.issue15}\n\n${[...report.targets, ...report.issue15Targets].join('\n')}\n`);
   if (skipped.length > 0) process.stdout.write(`skipped: ${skipped.join('; ')}\n`);
   process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n`);
   if (process.env.BENCH_NO_WRITE !== '1') {

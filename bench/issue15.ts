@@ -1,0 +1,73 @@
+// Issue 15's table, side by side from this run: each hot call and the disk preparation next to
+// `node -e 0` plus the children it must run, the bash peer, the static C floor plus the same
+// children, and the in-tree and CSI models; the attach figures come from bench/arm.ts's rows.
+import type { HotResult } from './hot.ts';
+import type { Row } from './measure.ts';
+import type { MountdeviceFigures } from './mountdevice.ts';
+import type { Usage } from './measure.ts';
+
+const HEADER = ['measured', 'this driver', '`node -e 0` + children', 'ratio', 'bash peer', 'C floor + children', 'in-tree model', 'CSI model'];
+
+const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+const both = (usage: Usage): string => `${ms(usage.wallMs)} wall, ${ms(usage.cpuMs)} CPU`;
+const ratio = (value: number, reference: number): string => `${(value / reference).toFixed(2)}x`;
+const find = (rows: readonly Row[], figure: string | RegExp): Row | undefined =>
+  rows.find((row) => (typeof figure === 'string' ? row.figure.startsWith(figure) : figure.test(`${row.group} ${row.figure}`)));
+
+function hotLines(hot: HotResult): string[][] {
+  return hot.calls.map((call) => [
+    call.name + (call.extras ? ` (also runs ${call.extras})` : ''),
+    both(call.driver),
+    both(call.reference),
+    `${ratio(call.driver.wallMs, call.reference.wallMs)} wall, ${ratio(call.driver.cpuMs, call.reference.cpuMs)} CPU`,
+    call.peer ? `${ms(call.peer.usage.wallMs)} (driver ${ratio(call.driver.wallMs, call.peer.usage.wallMs)})` : '—',
+    ms(call.floorPlusChildren.wallMs),
+    ms(call.inTree),
+    call.csi === undefined ? 'no such call' : ms(call.csi),
+  ]);
+}
+
+function mountdeviceLines(figures: readonly MountdeviceFigures[], floorMs: number | undefined): string[][] {
+  return figures.map((figure) => [
+    `\`mountdevice\`, ${figure.disk} 1 GiB disk: overhead above ${figure.children} by hand`,
+    `${ms(figure.driver.wallMs)} wall (+${ms(figure.overheadMs)})`,
+    `by hand ${ms(figure.byHand.wallMs)}`,
+    `${ratio(figure.driver.wallMs, figure.byHand.wallMs)} wall`,
+    '—',
+    floorMs === undefined ? '—' : ms(floorMs + figure.byHand.wallMs),
+    `${ms(figure.byHand.wallMs)} (the same tools)`,
+    `${ms(figure.byHand.wallMs)} + one RPC`,
+  ]);
+}
+
+function attachLines(rows: readonly Row[]): string[][] {
+  const single = find(rows, '1 attach alone');
+  const burst = find(rows, '16 concurrent attaches');
+  const updates = find(rows, 'VM updates (PUT/PATCH) for 16');
+  const reads = find(rows, 'VM reads (ARM GET) per sweep');
+  const attachCpu = find(rows, /CPU per (attach|follower)/i);
+  const cluster = find(rows, /500 VMs/i);
+  const missing = 'not measured in this run';
+  const armFigure = (row: Row | undefined) => (row ? `${row.value.toFixed(row.digits ?? 1)}${row.unit ? ` ${row.unit}` : ''} (${row.figure})` : `${missing} (bench/arm.ts)`);
+  return [
+    [
+      '16 concurrent attaches to one VM',
+      burst && single ? `${ms(burst.value)} wall, ${updates?.value ?? '?'} VM updates` : missing,
+      single ? `one attach alone: ${ms(single.value)}` : missing,
+      burst && single ? `${ratio(burst.value, single.value)} wall` : '',
+      '—',
+      '—',
+      '—',
+      '1 s batching window + 1 update (model, from the issue)',
+    ],
+    ['CPU per attach in a 16-way burst', armFigure(attachCpu), '', '', '—', '—', '—', "the leader's work once"],
+    ['5,000 volumes on 500 nodes, isattached every minute per volume', armFigure(cluster), 'ARM read budget ~12,000/hour', '', '—', '—', '—', '—'],
+    ['isattached sweep, 50 volumes on 5 VMs', reads ? `${reads.value} VM reads` : missing, '5 (one per VM)', reads ? ratio(reads.value, 5) : '', '—', '—', 'cloud provider cache: one read per VM per period', 'no isattached calls'],
+  ];
+}
+
+export function renderIssue15Table(hot: HotResult | undefined, mountdevice: readonly MountdeviceFigures[], rows: readonly Row[]): string {
+  const lines = [...(hot ? hotLines(hot) : []), ...mountdeviceLines(mountdevice, hot?.floor.wallMs), ...attachLines(rows)];
+  const format = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [format(HEADER), format(HEADER.map(() => '---')), ...lines.map(format)].join('\n');
+}
