@@ -15,7 +15,8 @@ const find = (rows: readonly Row[], figure: string | RegExp): Row | undefined =>
   rows.find((row) => (typeof figure === 'string' ? row.figure.startsWith(figure) : figure.test(`${row.group} ${row.figure}`)));
 
 function hotLines(hot: HotResult): string[][] {
-  return hot.calls.map((call) => [
+  const bare = ['`node -e 0` (a bare start of the same Node)', both(hot.node), '', '', '—', `C floor: ${both(hot.floor)}`, 'no process start', `${ms(hot.csiRoundTripMs)} per call (resident plugin, one request over a unix socket)`];
+  return [bare, ...hot.calls.map((call) => [
     call.name + (call.extras ? ` (also runs ${call.extras})` : ''),
     both(call.driver),
     both(call.reference),
@@ -24,7 +25,7 @@ function hotLines(hot: HotResult): string[][] {
     ms(call.floorPlusChildren.wallMs),
     ms(call.inTree),
     call.csi === undefined ? 'no such call' : ms(call.csi),
-  ]);
+  ])];
 }
 
 function mountdeviceLines(figures: readonly MountdeviceFigures[], floorMs: number | undefined): string[][] {

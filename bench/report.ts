@@ -74,12 +74,15 @@ export interface ReportInput {
   skipped: readonly string[];
 }
 
-/** Whether the machine was quiet enough for the figures to stand on their own (2 cores). */
-function quietness(machine: Machine): string {
-  const worst = Math.max(...[machine.loadBefore, machine.loadAfter].map((load) => Number(load.split(' ')[0])));
+/**
+ * Whether the machine was quiet when the run began (2 cores): the 1- and 5-minute load before it,
+ * since the load at the end includes the benchmark's own bursts.
+ */
+export function quietness(machine: Pick<Machine, 'loadBefore'>): string {
+  const worst = Math.max(...machine.loadBefore.split(' ').slice(0, 2).map(Number));
   return worst <= 1.5
-    ? 'The machine was reasonably quiet during this run (1-minute load at most 1.5 on 2 cores).'
-    : `The machine was busy during this run (1-minute load up to ${worst.toFixed(2)} on 2 cores): other work shared the cores, so absolute figures are inflated and the ratios, measured side by side, are the figures to trust.`;
+    ? 'The machine was reasonably quiet when the run began (1- and 5-minute load at most 1.5 on 2 cores).'
+    : `The machine was busy when the run began (load ${worst.toFixed(2)} on 2 cores): other work shared the cores, so absolute figures are inflated; the ratios, measured side by side, are the figures to trust.`;
 }
 
 export function renderBenchmarksMd({ machine, rows, targets, issue15, issue15Targets, settings, skipped }: ReportInput): string {
@@ -154,6 +157,12 @@ one request to a resident Node HTTP server on a unix socket (measured in this ru
 cheaper) plus the children by hand. CSI has no isattached (the external attacher watches
 VolumeAttachment objects) and no waitforattach (the plugin finds the disk in NodeStage). The
 attach model is the issue's: a 1 s batching window and one VM update.
+
+**Spawning a child from Node.** A fresh \`node\` of the same pinned version that runs true(1)
+once, or eleven times in turn, through execa (imported as the driver imports it) or through
+\`node:child_process\`\`spawn\`, next to \`node -e 0\`, wall and CPU time as above. One spawn minus
+\`node -e 0\` is the library's import plus the first spawn; eleven minus one, divided by ten, is
+what each further spawn costs.
 
 **Disk preparation.** \`mountdevice\` of a 1 GiB loop device, blank (the driver probes it with blkid
 and wipefs to be sure it is blank, formats it, mounts it) and formatted (probe, fsck, size check,

@@ -19,11 +19,13 @@ import { Interrupted, stopAndDrain, type Row } from './measure.ts';
 import { canMeasureMemory, memoryRows } from './memory.ts';
 import { mountdeviceRows, type MountdeviceFigures } from './mountdevice.ts';
 import { compileNative } from './native.ts';
-import { describeMachine, loadAverage, renderBenchmarksMd, renderTable } from './report.ts';
+import { spawnRows } from './spawn.ts';
+import { describeMachine, loadAverage, quietness, renderBenchmarksMd, renderTable } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
 const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 4));
+const SPAWN_RUNS = Math.max(5, Math.round(RUNS / 2));
 const ATTACH_ROUNDS = 3;
 const SWEEPS = 3;
 const MEMORY_RUNS = 5;
@@ -105,6 +107,8 @@ async function main(): Promise<void> {
   progress(`hot calls next to \`node -e 0\` + their children, the peers and the C floor: ${RUNS} rounds`);
   const hot = await hotCallRows(layout, bench, native, RUNS, (step) => cleanups.add(step));
   rows.push(...hot.rows);
+  progress(`execa against node:child_process: ${SPAWN_RUNS} runs each`);
+  rows.push(...(await spawnRows(layout, native, SPAWN_RUNS)));
   if (process.getuid?.() !== 0) skipped.push('waitforattach, unmountdevice and mountdevice (loop devices and mounts need root)');
 
   let mountdevice: MountdeviceFigures[] = [];
@@ -132,12 +136,12 @@ async function main(): Promise<void> {
     targets: targets(rows),
     issue15: renderIssue15Table(hot, mountdevice, rows),
     issue15Targets: issue15Targets(hot, mountdevice, rows),
-    settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
+    settings: `${RUNS} runs per latency and hot-call figure, ${SPAWN_RUNS} per spawn figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
     skipped,
   };
   process.stdout.write(`\n${renderTable(rows)}\n\n${report.issue15}\n\n${[...report.targets, ...report.issue15Targets].join('\n')}\n`);
   if (skipped.length > 0) process.stdout.write(`skipped: ${skipped.join('; ')}\n`);
-  process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n`);
+  process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n${quietness(machine)}\n`);
   if (process.env.BENCH_NO_WRITE !== '1') {
     fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), renderBenchmarksMd(report));
     process.stdout.write('written to BENCHMARKS.md\n');
