@@ -43,7 +43,8 @@ export interface HotFigures {
   reference: Usage;
   floorPlusChildren: Usage;
   peer?: { name: string; usage: Usage };
-  inTree: number;
+  /** undefined: nothing left to time in process (no child, nothing to read). */
+  inTree?: number;
   csi?: number;
 }
 
@@ -270,7 +271,7 @@ export async function hotCallRows(layout: Layout, bench: ArmBench, native: Nativ
       floorPlusChildren: medianUsage(perRound(at.byHand, floorSamples)),
       ...(call.peer && at.peer !== undefined ? { peer: { name: call.peer.name, usage: medianUsage(samples[at.peer] ?? []) } } : {}),
       // In-tree, the call is a function of the running kubelet or controller-manager: only its children remain.
-      inTree: children.length === 0 && call === cached.call ? inTreeCache : byHand.wallMs,
+      ...(call === cached.call ? { inTree: inTreeCache } : children.length > 0 ? { inTree: byHand.wallMs } : {}),
       // CSI has no isattached (the attacher watches VolumeAttachment objects) and waitforattach is the plugin's own loop.
       ...(call.required.length > 0 ? { csi: csi + byHand.wallMs } : {}),
     };

@@ -23,21 +23,21 @@ function hotLines(hot: HotResult): string[][] {
     `${ratio(call.driver.wallMs, call.reference.wallMs)} wall, ${ratio(call.driver.cpuMs, call.reference.cpuMs)} CPU`,
     call.peer ? `${ms(call.peer.usage.wallMs)} (driver ${ratio(call.driver.wallMs, call.peer.usage.wallMs)})` : '—',
     ms(call.floorPlusChildren.wallMs),
-    ms(call.inTree),
+    call.inTree === undefined ? 'in process, no child' : ms(call.inTree),
     call.csi === undefined ? 'no such call' : ms(call.csi),
   ])];
 }
 
-function mountdeviceLines(figures: readonly MountdeviceFigures[], floorMs: number | undefined): string[][] {
+function mountdeviceLines(figures: readonly MountdeviceFigures[], hot: HotResult | undefined): string[][] {
   return figures.map((figure) => [
     `\`mountdevice\`, ${figure.disk} 1 GiB disk: overhead above ${figure.children} by hand`,
     `${ms(figure.driver.wallMs)} wall (+${ms(figure.overheadMs)})`,
     `by hand ${ms(figure.byHand.wallMs)}`,
     `${ratio(figure.driver.wallMs, figure.byHand.wallMs)} wall`,
     '—',
-    floorMs === undefined ? '—' : ms(floorMs + figure.byHand.wallMs),
+    hot === undefined ? '—' : ms(hot.floor.wallMs + figure.byHand.wallMs),
     `${ms(figure.byHand.wallMs)} (the same tools)`,
-    `${ms(figure.byHand.wallMs)} + one RPC`,
+    hot === undefined ? '—' : ms(hot.csiRoundTripMs + figure.byHand.wallMs),
   ]);
 }
 
@@ -68,7 +68,7 @@ function attachLines(rows: readonly Row[]): string[][] {
 }
 
 export function renderIssue15Table(hot: HotResult | undefined, mountdevice: readonly MountdeviceFigures[], rows: readonly Row[]): string {
-  const lines = [...(hot ? hotLines(hot) : []), ...mountdeviceLines(mountdevice, hot?.floor.wallMs), ...attachLines(rows)];
+  const lines = [...(hot ? hotLines(hot) : []), ...mountdeviceLines(mountdevice, hot), ...attachLines(rows)];
   const format = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [format(HEADER), format(HEADER.map(() => '---')), ...lines.map(format)].join('\n');
 }

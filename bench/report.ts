@@ -82,7 +82,7 @@ export function quietness(machine: Pick<Machine, 'loadBefore'>): string {
   const worst = Math.max(...machine.loadBefore.split(' ').slice(0, 2).map(Number));
   return worst <= 1.5
     ? 'The machine was reasonably quiet when the run began (1- and 5-minute load at most 1.5 on 2 cores).'
-    : `The machine was busy when the run began (load ${worst.toFixed(2)} on 2 cores): other work shared the cores, so absolute figures are inflated; the ratios, measured side by side, are the figures to trust.`;
+    : `The machine was busy when the run began (load ${worst.toFixed(2)} on 2 cores): other work shared the cores, so absolute figures are inflated and even the ratios are rough.`;
 }
 
 export function renderBenchmarksMd({ machine, rows, targets, issue15, issue15Targets, settings, skipped }: ReportInput): string {
@@ -160,7 +160,7 @@ attach model is the issue's: a 1 s batching window and one VM update.
 
 **Spawning a child from Node.** A fresh \`node\` of the same pinned version that runs true(1)
 once, or eleven times in turn, through execa (imported as the driver imports it) or through
-\`node:child_process\`\`spawn\`, next to \`node -e 0\`, wall and CPU time as above. One spawn minus
+\`spawn\` of \`node:child_process\`, next to \`node -e 0\`, wall and CPU time as above. One spawn minus
 \`node -e 0\` is the library's import plus the first spawn; eleven minus one, divided by ten, is
 what each further spawn costs.
 
