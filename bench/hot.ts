@@ -149,7 +149,8 @@ function diskCalls(layout: Layout, onCleanup: (step: () => void) => void): HotCa
 /**
  * isattached answered from the host's VM cache: before each round the cache is emptied and filled
  * by one untimed call against the simulator, so every timed call finds it young (it lives 15 s).
- * A timed call that went to ARM would block on this very process and fail after a minute.
+ * A timed call that went to ARM would block on this very process and fail after a minute; one that
+ * reached the simulator anyway fails the next warm-up.
  */
 function isattachedCall(bench: ArmBench): { call: HotCall; warm: () => Promise<void>; cacheDir: string } {
   const { sim } = bench;
@@ -164,10 +165,16 @@ function isattachedCall(bench: ArmBench): { call: HotCall; warm: () => Promise<v
     const reply = JSON.parse(stdout) as { status?: string; attached?: boolean };
     if (reply.status !== 'Success' || reply.attached !== true) throw new Error(`isattached: ${stdout}`);
   };
+  // Every request the simulator saw since the last warm-up came from a timed call: there must be none.
+  let seen: number | undefined;
   const warm = async () => {
+    if (seen !== undefined && sim.requests.length !== seen) {
+      throw new Error(`timed calls sent ${sim.requests.length - seen} requests to the simulator: isattached was not answered from the VM cache`);
+    }
     fs.rmSync(cacheDir, { recursive: true, force: true });
     const reply = await tracked(() => callDriver(azuredisk, args, { env: bench.env }));
     if (reply.status !== 'Success') throw new Error(`warming the VM cache: ${reply.output}`);
+    seen = sim.requests.length;
   };
   return {
     call: { name: 'azuredisk `isattached` from the VM cache', prepare: () => {}, driver: { command: azuredisk, args, env: bench.env, check: attached }, required: [], env: bench.env },

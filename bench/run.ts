@@ -24,7 +24,7 @@ import { describeMachine, loadAverage, quietness, renderBenchmarksMd, renderTabl
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
-const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 4));
+const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 2));
 const SPAWN_RUNS = Math.max(5, Math.round(RUNS / 2));
 const ATTACH_ROUNDS = 3;
 const SWEEPS = 3;
