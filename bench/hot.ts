@@ -187,7 +187,7 @@ function isattachedCall(bench: ArmBench): { call: HotCall; warm: () => Promise<v
 function readCacheInProcess(cacheDir: string): number {
   const started = process.hrtime.bigint();
   for (const file of fs.readdirSync(cacheDir, { recursive: true, withFileTypes: true })) {
-    if (file.isFile()) JSON.parse(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8'));
+    if (file.isFile() && file.name.endsWith('.json')) JSON.parse(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8'));
   }
   return elapsedMs(started);
 }
