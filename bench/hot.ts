@@ -28,6 +28,8 @@ interface HotCall {
   driver: UsageRun;
   /** The tools the call must run; whatever else it runs counts as its own cost. */
   required: readonly string[];
+  /** Real mounts or loop devices, which need root. */
+  needsRoot?: boolean;
   /** The environment its children run in by hand (the same PATH as the driver's). */
   env: NodeJS.ProcessEnv;
   peer?: { name: string; run: UsageRun };
@@ -101,6 +103,7 @@ function shareCalls(layout: Layout): HotCall[] {
         prepare: () => mountShareStandIn(source, unmountDir),
         driver: { command: layout.executable('sea', driver), args: ['unmount', unmountDir], env: realEnv, check: succeeded },
         required: ['umount'],
+        needsRoot: true,
         env: realEnv,
         peer: { name: peerName, run: { command: path.join(PEERS, peer), args: ['unmount', unmountDir], env: realEnv } },
       },
@@ -239,7 +242,8 @@ async function csiRoundTripMs(dir: string): Promise<number> {
 export async function hotCallRows(layout: Layout, bench: ArmBench, native: Native, runs: number, onCleanup: (step: () => void) => void): Promise<HotResult> {
   const report = path.join(layout.dir, 'child-usage.txt');
   const cached = isattachedCall(bench);
-  const calls = [cached.call, ...(process.getuid?.() === 0 ? diskCalls(layout, onCleanup) : []), ...shareCalls(layout)];
+  const root = process.getuid?.() === 0;
+  const calls = [cached.call, ...(root ? diskCalls(layout, onCleanup) : []), ...shareCalls(layout).filter((call) => root || !call.needsRoot)];
   onCleanup(() => unmountAllUnder(layout.dir));
   await cached.warm();
   const childrenOf = calls.map((call) => discoverChildren(layout, call, native.childUsage, report));

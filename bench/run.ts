@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   rows.push(...hot.rows);
   progress(`execa against node:child_process: ${SPAWN_RUNS} runs each`);
   rows.push(...(await spawnRows(layout, native, SPAWN_RUNS)));
-  if (process.getuid?.() !== 0) skipped.push('waitforattach, unmountdevice and mountdevice (loop devices and mounts need root)');
+  if (process.getuid?.() !== 0) skipped.push('waitforattach, unmount, unmountdevice and mountdevice (loop devices and mounts need root)');
 
   let mountdevice: MountdeviceFigures[] = [];
   if (process.getuid?.() === 0) {
