@@ -46,7 +46,10 @@ function attachLines(rows: readonly Row[]): string[][] {
   const burst = find(rows, '16 concurrent attaches');
   const updates = find(rows, 'VM updates (PUT/PATCH) for 16');
   const reads = find(rows, 'VM reads (ARM GET) per sweep');
-  const attachCpu = find(rows, /CPU per (attach|follower)/i);
+  const leader = find(rows, 'CPU per attach in a 16-way burst, the highest');
+  const follower = find(rows, 'CPU per follower in a 16-way burst (all');
+  const followerMost = find(rows, 'CPU per follower in a 16-way burst, the most');
+  const alone = find(rows, 'one attach alone, CPU');
   const cluster = find(rows, /500 VMs/i);
   const missing = 'not measured in this run';
   const armFigure = (row: Row | undefined) => (row ? `${row.value.toFixed(row.digits ?? 1)}${row.unit ? ` ${row.unit}` : ''} (${row.figure})` : `${missing} (bench/arm.ts)`);
@@ -61,14 +64,42 @@ function attachLines(rows: readonly Row[]): string[][] {
       '—',
       '1 s batching window + 1 update (model, from the issue)',
     ],
-    ['CPU per attach in a 16-way burst', armFigure(attachCpu), '', '', '—', '—', '—', "the leader's work once"],
-    ['5,000 volumes on 500 nodes, isattached every minute per volume', armFigure(cluster), 'ARM read budget ~12,000/hour', '', '—', '—', '—', '—'],
+    [
+      'CPU per attach in a 16-way burst',
+      leader && follower && followerMost ? `leader ${ms(leader.value)}, followers ${ms(follower.value)} (at most ${ms(followerMost.value)})` : missing,
+      alone ? `one attach alone: ${ms(alone.value)}` : '',
+      leader && follower && alone ? `${ratio(follower.value, alone.value)} per follower` : '',
+      '—',
+      '—',
+      '—',
+      "the leader's work once",
+    ],
+    ['5,000 volumes on 500 nodes: ARM reads per hour', armFigure(cluster), 'ARM read budget ~12,000/hour', '', '—', '—', '—', '—'],
     ['isattached sweep, 50 volumes on 5 VMs', reads ? `${reads.value} VM reads` : missing, '5 (one per VM)', reads ? ratio(reads.value, 5) : '', '—', '—', 'cloud provider cache: one read per VM per period', 'no isattached calls'],
   ];
 }
 
+/** 5,000 volumes, one isattached process each per minute: the controller-manager cores they keep busy. */
+function clusterCpuLine(hot: HotResult): string[][] {
+  const isattached = hot.calls.find((call) => call.name.includes('isattached'));
+  if (isattached === undefined) return [];
+  const cores = (cpuMs: number) => `${((5000 / 60) * (cpuMs / 1000)).toFixed(1)} cores`;
+  return [
+    [
+      '5,000 volumes, isattached every minute per volume: controller-manager CPU (from the CPU per call above)',
+      cores(isattached.driver.cpuMs),
+      cores(isattached.reference.cpuMs),
+      ratio(isattached.driver.cpuMs, isattached.reference.cpuMs),
+      '—',
+      cores(hot.floor.cpuMs),
+      'in process: the cache lookups only',
+      'no isattached calls',
+    ],
+  ];
+}
+
 export function renderIssue15Table(hot: HotResult | undefined, mountdevice: readonly MountdeviceFigures[], rows: readonly Row[]): string {
-  const lines = [...(hot ? hotLines(hot) : []), ...mountdeviceLines(mountdevice, hot), ...attachLines(rows)];
+  const lines = [...(hot ? [...hotLines(hot), ...clusterCpuLine(hot)] : []), ...mountdeviceLines(mountdevice, hot), ...attachLines(rows)];
   const format = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [format(HEADER), format(HEADER.map(() => '---')), ...lines.map(format)].join('\n');
 }

@@ -134,6 +134,11 @@ export function usageRun(childUsage: string, report: string, { command, args, en
     throw new Error(`${command} ${args.join(' ')} ended with ${result.error?.message ?? result.status ?? result.signal}, not ${exitCode}: ${result.stdout}${result.stderr}`);
   }
   check?.(result.stdout);
+  return usageFromReport(report);
+}
+
+/** What child-usage wrote: "wall_us user_us sys_us exit". */
+export function usageFromReport(report: string): Usage {
   const [wallUs = 0, userUs = 0, sysUs = 0] = fs.readFileSync(report, 'utf8').trim().split(' ').map(Number);
   return { wallMs: wallUs / 1000, cpuMs: (userUs + sysUs) / 1000 };
 }

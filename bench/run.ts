@@ -11,6 +11,7 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { ROOT } from '../test/helpers/sandbox.ts';
 import { attachRows, connect, isattachedRows } from './arm.ts';
+import { burstCpuRows } from './burst.ts';
 import { startupRows } from './calls.ts';
 import { hotCallRows, type HotResult } from './hot.ts';
 import { renderIssue15Table } from './issue15.ts';
@@ -27,6 +28,8 @@ const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
 const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 2));
 const SPAWN_RUNS = Math.max(5, Math.round(RUNS / 2));
 const ATTACH_ROUNDS = 3;
+const BURST_ROUNDS = 2;
+const BURST_SIZE = 16;
 const SWEEPS = 3;
 const MEMORY_RUNS = 5;
 /** How long an interrupted run waits for the driver calls in flight before it cleans up under them. */
@@ -59,6 +62,8 @@ function issue15Targets(hot: HotResult | undefined, mountdevice: readonly Mountd
     const wall = burst.value / single.value;
     lines.push(`${mark(updates.value === 1 && wall <= 1.3)} 16 concurrent attaches to one VM: exactly one VM update, wall at most 1.3x a single attach: ${updates.value} updates, ${wall.toFixed(2)}x`);
   }
+  const follower = find(rows, 'CPU per follower in a 16-way burst, the most');
+  if (follower) lines.push(`${mark(follower.value <= 100)} CPU per follower of a 16-way burst at most 100 ms: ${follower.value.toFixed(1)} ms at the most`);
   return lines;
 }
 
@@ -121,6 +126,8 @@ async function main(): Promise<void> {
 
   progress(`attach: ${ATTACH_ROUNDS} rounds of 1, 4 and 16 concurrent attaches, VM updates take ${LATENCY_MS} ms`);
   rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
+  progress(`CPU time of attaches: ${BURST_ROUNDS} rounds of 1 and ${BURST_SIZE} concurrent attaches`);
+  rows.push(...(await burstCpuRows(bench, native, BURST_ROUNDS, BURST_SIZE, LATENCY_MS)));
   progress(`isattached: ${SWEEPS} sweeps of 50 volumes on 5 VMs`);
   rows.push(...(await isattachedRows(bench, SWEEPS)));
   if (canMeasureMemory()) {
@@ -136,7 +143,7 @@ async function main(): Promise<void> {
     targets: targets(rows),
     issue15: renderIssue15Table(hot, mountdevice, rows),
     issue15Targets: issue15Targets(hot, mountdevice, rows),
-    settings: `${RUNS} runs per latency and hot-call figure, ${SPAWN_RUNS} per spawn figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
+    settings: `${RUNS} runs per latency and hot-call figure, ${SPAWN_RUNS} per spawn figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${BURST_ROUNDS} rounds of CPU-timed attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure`,
     skipped,
   };
   process.stdout.write(`\n${renderTable(rows)}\n\n${report.issue15}\n\n${[...report.targets, ...report.issue15Targets].join('\n')}\n`);
