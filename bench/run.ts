@@ -1,7 +1,7 @@
 // `npm run bench`: figures measured side by side in one run, each a median with its ratio to its
 // reference, printed as a table and written to BENCHMARKS.md with the machine and the date. Not
 // part of the tests: timings depend on the machine and what else runs on it.
-//   BENCH_RUNS        runs per latency figure (default 40)
+//   BENCH_RUNS        runs per latency and hot-call figure (default 40)
 //   BENCH_LATENCY_MS  simulated VM update latency for the attach figures (default 2000)
 //   BENCH_PROVISION_LATENCY_MS  simulated disk create latency for the provisioner figures (default 1000)
 //   BENCH_NO_WRITE=1  print only, leave BENCHMARKS.md alone
@@ -12,18 +12,26 @@ import { startArmSimulator } from '../test/arm-simulator/index.ts';
 import { createCleanups } from '../test/helpers/cleanups.ts';
 import { ROOT } from '../test/helpers/sandbox.ts';
 import { attachRows, connect, isattachedRows } from './arm.ts';
-import { arm64InitRows, arm64Missing, mountOverheadRows, startupRows } from './calls.ts';
+import { burstCpuRows } from './burst.ts';
+import { arm64InitRows, arm64Missing, startupRows } from './calls.ts';
+import { hotCallRows, type HotResult } from './hot.ts';
+import { renderIssue15Table } from './issue15.ts';
 import { createLayout, NODE } from './layout.ts';
 import { Interrupted, stopAndDrain, type Row } from './measure.ts';
 import { canMeasureMemory, memoryRows } from './memory.ts';
-import { mountdeviceRows } from './mountdevice.ts';
+import { mountdeviceRows, type MountdeviceFigures } from './mountdevice.ts';
+import { compileNative } from './native.ts';
 import { provisionBurstRows, provisionLatencyRows, startProvisionerBench } from './provisioner.ts';
-import { describeMachine, loadAverage, renderBenchmarksMd, renderTable } from './report.ts';
+import { spawnRows } from './spawn.ts';
+import { describeMachine, loadAverage, quietness, renderBenchmarksMd, renderTable } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
-const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 4));
+const MOUNTDEVICE_RUNS = Math.max(5, Math.round(RUNS / 2));
+const SPAWN_RUNS = Math.max(5, Math.round(RUNS / 2));
 const ATTACH_ROUNDS = 3;
+const BURST_ROUNDS = 2;
+const BURST_SIZE = 16;
 /** Emulated starts take about a second each. */
 const ARM64_RUNS = Math.max(3, Math.round(RUNS / 8));
 const SWEEPS = 3;
@@ -43,13 +51,35 @@ const find = (rows: readonly Row[], figure: string): Row | undefined => rows.fin
 const ratio = (row: Row | undefined): number => (row?.referenceValue ? row.value / row.referenceValue : Number.NaN);
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
+/** Issue 15 items 1 and 4: each hot call within 1.3x of its floor, wall and CPU; mountdevice overhead ≤ 50 ms. */
+function issue15Targets(hot: HotResult | undefined, mountdevice: readonly MountdeviceFigures[], rows: readonly Row[]): string[] {
+  const lines = (hot?.calls ?? []).map((call) => {
+    const wall = call.driver.wallMs / call.reference.wallMs;
+    const cpu = call.driver.cpuMs / call.reference.cpuMs;
+    return `${mark(wall <= 1.3 && cpu <= 1.3)} ${call.name} within 1.3x of \`node -e 0\` + ${call.children}, CPU included: ${wall.toFixed(2)}x wall, ${cpu.toFixed(2)}x CPU`;
+  });
+  for (const figure of mountdevice) {
+    lines.push(`${mark(figure.overheadMs <= 50)} \`mountdevice\` of a ${figure.disk} disk at most 50 ms above its checks' own runtime: ${figure.overheadMs.toFixed(1)} ms`);
+  }
+  const single = find(rows, '1 attach alone');
+  const burst = find(rows, '16 concurrent attaches');
+  const updates = find(rows, 'VM updates (PUT/PATCH) for 16');
+  if (single && burst && updates) {
+    const wall = burst.value / single.value;
+    lines.push(`${mark(updates.value === 1 && wall <= 1.3)} 16 concurrent attaches to one VM: exactly one VM update, wall at most 1.3x a single attach: ${updates.value} updates, ${wall.toFixed(2)}x`);
+  }
+  const follower = find(rows, 'CPU per follower in a 16-way burst, the most');
+  if (follower) lines.push(`${mark(follower.value <= 100)} CPU per follower of a 16-way burst at most 100 ms: ${follower.value.toFixed(1)} ms at the most`);
+  return lines;
+}
+
 /** design.md section 5, each against what this run measured. */
 function targets(rows: readonly Row[]): string[] {
   const lines: string[] = [];
   const init = find(rows, '`init`, standalone');
   if (init) lines.push(`${mark(ratio(init) <= 1.3)} \`init\` within 1.3x of the embedded Node's bare start: ${ratio(init).toFixed(2)}x`);
   for (const driver of ['nfs', 'azurefile']) {
-    const row = find(rows, `${driver} \`mount\`, standalone`);
+    const row = find(rows, `${driver} \`mount\`, wall, next to the peer`);
     if (row) lines.push(`${mark(ratio(row) < 1)} ${driver} mount overhead below the shell peer's: ${ratio(row).toFixed(2)}x`);
   }
   const single = find(rows, '1 attach alone');
@@ -87,20 +117,30 @@ async function main(): Promise<void> {
   } else {
     skipped.push(arm64);
   }
-  progress(`nfs and azurefile mount overhead: ${RUNS} runs each`);
-  rows.push(...(await mountOverheadRows(layout, RUNS)));
-  if (process.getuid?.() === 0) {
-    progress(`mountdevice of a blank 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
-    rows.push(...(await mountdeviceRows(layout, MOUNTDEVICE_RUNS, (step) => cleanups.add(step))));
-  } else {
-    skipped.push('mountdevice (loop devices and mounts need root)');
-  }
 
   const sim = await startArmSimulator();
   cleanups.add(() => sim.close());
   const bench = connect(layout, sim);
+  const native = compileNative(dir);
+  progress(`hot calls next to \`node -e 0\` + their children, the peers and the C floor: ${RUNS} rounds`);
+  const hot = await hotCallRows(layout, bench, native, RUNS, (step) => cleanups.add(step));
+  rows.push(...hot.rows);
+  progress(`execa against node:child_process: ${SPAWN_RUNS} runs each`);
+  rows.push(...(await spawnRows(layout, native, SPAWN_RUNS)));
+  if (process.getuid?.() !== 0) skipped.push('waitforattach, unmount, unmountdevice and mountdevice (loop devices and mounts need root)');
+
+  let mountdevice: MountdeviceFigures[] = [];
+  if (process.getuid?.() === 0) {
+    progress(`mountdevice of a blank and a formatted 1 GiB loop device: ${MOUNTDEVICE_RUNS} runs each`);
+    const result = await mountdeviceRows(layout, native, MOUNTDEVICE_RUNS, (step) => cleanups.add(step));
+    rows.push(...result.rows);
+    mountdevice = result.figures;
+  }
+
   progress(`attach: ${ATTACH_ROUNDS} rounds of 1, 4 and 16 concurrent attaches, VM updates take ${LATENCY_MS} ms`);
   rows.push(...(await attachRows(bench, ATTACH_ROUNDS, LATENCY_MS)));
+  progress(`CPU time of attaches: ${BURST_ROUNDS} rounds of 1 and ${BURST_SIZE} concurrent attaches`);
+  rows.push(...(await burstCpuRows(bench, native, BURST_ROUNDS, BURST_SIZE, LATENCY_MS)));
   progress(`isattached: ${SWEEPS} sweeps of 50 volumes on 5 VMs`);
   rows.push(...(await isattachedRows(bench, SWEEPS)));
   const provisioning = await startProvisionerBench(sim);
@@ -119,12 +159,14 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAfter: loadAverage() },
     rows,
     targets: targets(rows),
-    settings: `${RUNS} runs per latency and overhead figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure, ${PROVISION_RUNS} single claims and a burst of 50 (disk creates ${PROVISION_LATENCY_MS} ms)`,
+    issue15: renderIssue15Table(hot, mountdevice, rows),
+    issue15Targets: issue15Targets(hot, mountdevice, rows),
+    settings: `${RUNS} runs per latency and hot-call figure, ${SPAWN_RUNS} per spawn figure, ${MOUNTDEVICE_RUNS} per mountdevice figure, ${ATTACH_ROUNDS} rounds of attaches, ${BURST_ROUNDS} rounds of CPU-timed attaches, ${SWEEPS} isattached sweeps, ${MEMORY_RUNS} runs per memory figure, ${PROVISION_RUNS} single claims and a burst of 50 (disk creates ${PROVISION_LATENCY_MS} ms)`,
     skipped,
   };
-  process.stdout.write(`\n${renderTable(rows)}\n\n${report.targets.join('\n')}\n`);
+  process.stdout.write(`\n${renderTable(rows)}\n\n${report.issue15}\n\n${[...report.targets, ...report.issue15Targets].join('\n')}\n`);
   if (skipped.length > 0) process.stdout.write(`skipped: ${skipped.join('; ')}\n`);
-  process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n`);
+  process.stdout.write(`load average at the end: ${report.machine.loadAfter}\n${quietness(machine)}\n`);
   if (process.env.BENCH_NO_WRITE !== '1') {
     fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), renderBenchmarksMd(report));
     process.stdout.write('written to BENCHMARKS.md\n');

@@ -2,7 +2,8 @@
 # The reference for the azurefile mount overhead: the mount path of Azure's smb FlexVolume driver
 # (Azure/kubernetes-volume-drivers flexvolume/smb), condensed and reading this driver's options:
 # one jq per option and Secret key, base64 -d for the Secret values, date-stamped log lines, a
-# findmnt check, mkdir, mount. The benchmark puts true(1) first on the PATH as `mount`.
+# findmnt check, mkdir, mount; its unmount: a findmnt check, a log line, umount. The benchmark puts
+# true(1) first on the PATH as `mount` (unmount runs the real umount of a real mount).
 LOG="${PEER_LOG:-/dev/null}"
 
 log() {
@@ -43,8 +44,24 @@ domount() {
 	exit 0
 }
 
+unmount() {
+	MNTPATH="$1"
+	if ! ismounted; then
+		log '{"status": "Success"}'
+		exit 0
+	fi
+	echo "$(date) EXEC: umount $MNTPATH" >>"$LOG"
+	if ! umount "$MNTPATH" >>"$LOG" 2>&1; then
+		echo "{ \"status\": \"Failure\", \"message\": \"Failed to unmount ${MNTPATH}\" }" >&2
+		exit 1
+	fi
+	log '{"status": "Success"}'
+	exit 0
+}
+
 case "$1" in
 	init) log '{"status": "Success", "capabilities": {"attach": false}}' ;;
 	mount) domount "$2" "$3" ;;
+	unmount) unmount "$2" ;;
 	*) echo '{"status": "Not supported"}' ;;
 esac

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The reference for the nfs mount overhead: the mount path of the kubernetes/examples nfs
 # FlexVolume driver (staging/volumes/flexvolume/nfs), condensed: one jq per option, a findmnt
-# check, mkdir, mount. The benchmark puts true(1) first on the PATH as `mount`.
+# check, mkdir, mount; its unmount: a findmnt check, umount. The benchmark puts true(1) first on
+# the PATH as `mount` (unmount runs the real umount of a real mount).
 err() { echo -ne "$*" 1>&2; }
 log() { echo -ne "$*" >&1; }
 
@@ -36,6 +37,20 @@ domount() {
 	exit 0
 }
 
+unmount() {
+	MNTPATH=$1
+	if [ "$(ismounted)" -eq 0 ]; then
+		log '{"status": "Success"}'
+		exit 0
+	fi
+	if ! umount "${MNTPATH}" &>/dev/null; then
+		err "{ \"status\": \"Failed\", \"message\": \"Failed to unmount volume at ${MNTPATH}\"}"
+		exit 1
+	fi
+	log '{"status": "Success"}'
+	exit 0
+}
+
 if ! command -v jq >/dev/null 2>&1; then
 	err '{ "status": "Failure", "message": "jq not found"}'
 	exit 1
@@ -43,5 +58,6 @@ fi
 case "$1" in
 	init) log '{"status": "Success", "capabilities": {"attach": false}}' ;;
 	mount) shift; domount "$@" ;;
+	unmount) shift; unmount "$@" ;;
 	*) log '{"status": "Not supported"}' ;;
 esac
