@@ -93,6 +93,14 @@ function reportUnknownCommand(invocation: Invocation, message: string): void {
   log(`${message}: answering Not supported, as the kubelet expects of a call this driver does not know; see --help for the calls`);
 }
 
+/** Commands for people, not the kubelet's calls. */
+const OPERATOR_COMMANDS = new Set(['install', 'doctor', 'provisioner']);
+
+function operatorCommandOf(args: readonly string[]): string | undefined {
+  const command = args.find((arg) => !arg.startsWith('-'));
+  return command !== undefined && OPERATOR_COMMANDS.has(command) ? command : undefined;
+}
+
 export async function runCli(invocation: Invocation): Promise<Reply | typeof PRINTED> {
   // The kubelet never calls without arguments: a bare call from a terminal is a person asking.
   const bareAtTerminal = invocation.args.length === 0 && isatty(1);
@@ -118,7 +126,14 @@ export async function runCli(invocation: Invocation): Promise<Reply | typeof PRI
       reportUnknownCommand(invocation, error.message.replace(/^error: /, '').replaceAll('\n', ' '));
       return notSupported();
     }
-    return failure(error.message.replace(/^error: /, ''));
+    const message = error.message.replace(/^error: /, '');
+    const operator = operatorCommandOf(invocation.args);
+    if (operator === undefined) return failure(message);
+    // A person's command (its output lands in a terminal or `kubectl logs`) fails in words, not JSON.
+    writeStdout(`${operator} failed: ${message.trim()}\n`);
+    log(`${operator} failed: ${message}`);
+    process.exitCode = 1;
+    return PRINTED;
   }
   if (selected === undefined) {
     return failure(`no call given; run '${invocation.invokedAs} --help' for the calls and drivers`);

@@ -362,6 +362,13 @@ describe('install', () => {
     }
   });
 
+  test('an option the installer does not know is answered in words, not as a JSON reply', async () => {
+    const run = await runInstaller(['--plugn-dir', '/x']);
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/^install failed: unknown option '--plugn-dir'/);
+    expect(run.output).not.toContain('"status"');
+  });
+
   test('bad flags are answered, not ignored', async () => {
     expect((await runInstaller(['--drivers', 'nfs,smb'])).output).toMatch(/--drivers takes a comma-separated list/);
     const preset = await finished(spawn(SEA, ['install', '--preset', 'eks', '--no-follow', '--host-proc', host.hostProc], { env: sandboxEnv() }));
