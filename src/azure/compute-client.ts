@@ -1,21 +1,41 @@
-// The Microsoft.Compute client, with the request policy this driver needs in place of the SDK's
+// The ARM clients (Microsoft.Compute here, Microsoft.Storage for the provisioner), with the request policy this driver needs in place of the SDK's
 // retry policy: the host-wide throttle gate is consulted before every attempt, a 429 closes it and
 // fails the call (never retried in-process), 408 and 5xx are retried a bounded number of times, and
 // every attempt is bounded in time.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/identity';
-import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
+import type { Pipeline, PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { log } from '../system/log.ts';
 import type { ArmEndpoints } from './cloud-config.ts';
 import { requestClassOf, retryAfterMs, ThrottledError, type ThrottleGate } from './throttle-gate.ts';
 
-export interface ComputeClientOptions {
+/** What every ARM client of this driver (Compute, and the provisioner's Storage) is made from. */
+export interface ArmClientOptions {
   credential: TokenCredential;
   subscriptionId: string;
   endpoints: ArmEndpoints;
   gate: ThrottleGate;
   userAgent: string;
+}
+
+interface ArmClient {
+  pipeline: Pipeline;
+}
+
+/** An SDK client for the cloud's endpoint, with armRequestPolicy in place of the SDK's retries. */
+export function createArmClient<Client extends ArmClient>(
+  Management: new (credential: TokenCredential, subscriptionId: string, settings: object) => Client,
+  options: ArmClientOptions,
+): Client {
+  const client = new Management(options.credential, options.subscriptionId, {
+    endpoint: options.endpoints.resourceManager,
+    credentials: { scopes: [options.endpoints.scope] },
+    userAgentOptions: { userAgentPrefix: options.userAgent },
+  });
+  client.pipeline.removePolicy({ name: 'defaultRetryPolicy' });
+  client.pipeline.addPolicy(armRequestPolicy(options.gate), { phase: 'Retry' });
+  return client;
 }
 
 /** cloud-provider-azure's azclient: 3 retries of 408 and 5xx (pkg/azclient/utils/options.go). */
@@ -29,15 +49,8 @@ const ATTEMPT_TIMEOUT_MS = 60_000;
 const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'REQUEST_SEND_ERROR']);
 
-export function createComputeClient(options: ComputeClientOptions): ComputeManagementClient {
-  const client = new ComputeManagementClient(options.credential, options.subscriptionId, {
-    endpoint: options.endpoints.resourceManager,
-    credentials: { scopes: [options.endpoints.scope] },
-    userAgentOptions: { userAgentPrefix: options.userAgent },
-  });
-  client.pipeline.removePolicy({ name: 'defaultRetryPolicy' });
-  client.pipeline.addPolicy(armRequestPolicy(options.gate), { phase: 'Retry' });
-  return client;
+export function createComputeClient(options: ArmClientOptions): ComputeManagementClient {
+  return createArmClient(ComputeManagementClient, options);
 }
 
 function describeRequest(method: string, url: string): string {

@@ -2,32 +2,14 @@
 // file shares created, grown and deleted through Microsoft.Storage. The key is registered with the
 // log's redaction the moment it is read.
 import { StorageManagementClient, type FileShare, type StorageAccount } from '@azure/arm-storage';
-import type { TokenCredential } from '@azure/identity';
 import { DriverError } from '../flexvolume/errors.ts';
 import { redactValue } from '../system/log.ts';
 import { isNotFound } from './arm-errors.ts';
-import type { ArmEndpoints } from './cloud-config.ts';
-import { armRequestPolicy } from './compute-client.ts';
+import { createArmClient, type ArmClientOptions } from './compute-client.ts';
 import { settle } from './machines.ts';
-import type { ThrottleGate } from './throttle-gate.ts';
 
-export interface StorageClientOptions {
-  credential: TokenCredential;
-  subscriptionId: string;
-  endpoints: ArmEndpoints;
-  gate: ThrottleGate;
-  userAgent: string;
-}
-
-export function createStorageClient(options: StorageClientOptions): StorageManagementClient {
-  const client = new StorageManagementClient(options.credential, options.subscriptionId, {
-    endpoint: options.endpoints.resourceManager,
-    credentials: { scopes: [options.endpoints.scope] },
-    userAgentOptions: { userAgentPrefix: options.userAgent },
-  });
-  client.pipeline.removePolicy({ name: 'defaultRetryPolicy' });
-  client.pipeline.addPolicy(armRequestPolicy(options.gate), { phase: 'Retry' });
-  return client;
+export function createStorageClient(options: ArmClientOptions): StorageManagementClient {
+  return createArmClient(StorageManagementClient, options);
 }
 
 export interface AccountSpec {
