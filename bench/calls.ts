@@ -42,6 +42,7 @@ const ARM64 = PLATFORMS.find((platform) => platform.arch === 'arm64')?.executabl
 export function arm64Missing(): string | undefined {
   if (!fs.existsSync(ARM64)) return 'arm64 `init` under qemu (needs npm run build:arm64)';
   if (!fs.existsSync(QEMU)) return 'arm64 `init` under qemu (needs qemu-user-static: scripts/setup.sh)';
+  if (!fs.existsSync(ARM64_SYSROOT)) return 'arm64 `init` under qemu (needs the arm64 glibc: scripts/setup.sh)';
   return undefined;
 }
 
