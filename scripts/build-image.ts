@@ -1,6 +1,7 @@
 // `npm run image`: the installer image, assembled here without Docker or a daemon: FROM scratch
 // plus the built standalone binary, its dynamic loader and exactly the libraries it needs (the
-// installer copies those into the plugin directory, see docs/install.md), for linux/amd64 and
+// installer copies those into the plugin directory, see docs/install.md), and mount and mount.nfs
+// from Debian with theirs (the provisioner mounts NFS exports), for linux/amd64 and
 // linux/arm64, written as one OCI image layout with a multi-arch index and one `docker load`-able
 // archive per architecture (skopeo). Nothing in it depends on when or where it is built: file
 // times are the commit's, owners are 0:0, entries are sorted, so the same binaries and commit give
@@ -15,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as zlib from 'node:zlib';
+import { readElf } from '../src/install/elf.ts';
 import { librariesIn, neededLibraries } from '../src/install/libraries.ts';
 import { SYSTEM_INTERPRETERS } from '../src/install/reserved-paths.ts';
 
@@ -22,6 +24,18 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 export const IMAGE_NAME = 'azure-flexvolume';
 /** Debian's arm64 libc6, libstdc++6 and libgcc-s1, unpacked by scripts/build-arm64-sysroot.sh. */
 export const ARM64_SYSROOT = path.join(ROOT, 'node_modules/.cache/sysroot-arm64');
+/** Debian's mount, nfs-common and their libraries per architecture, unpacked by scripts/fetch-mount-tools.sh. */
+const mountToolsOf = (arch: string): string => path.join(ROOT, 'node_modules/.cache', `mount-tools-${arch}`);
+/**
+ * What the provisioner runs to mount an NFS export (docs/provisioner.md): mount(8) on the PATH
+ * below and mount.nfs where libmount looks for helpers (/sbin), from their Debian paths.
+ */
+const MOUNT_TOOLS = [
+  { from: 'bin/mount', to: 'usr/bin/mount' },
+  { from: 'sbin/mount.nfs', to: 'sbin/mount.nfs' },
+] as const;
+/** The PATH of the container, as runtimes default it: the provisioner's children find mount there. */
+const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MEDIA = {
   index: 'application/vnd.oci.image.index.v1+json',
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -121,7 +135,41 @@ function copyInto(rootfs: string, inImage: string, from: string, mode: number): 
   fs.chmodSync(to, mode);
 }
 
-/** The image's files: /flexvolume, /lib/<triplet>/<soname> and the loader at its ABI path. */
+/**
+ * mount, mount.nfs (and mount.nfs4, its link) and /etc/netconfig, with the libraries they need
+ * beyond `shipped` in /usr/lib/<triplet>: /lib/<triplet> stays exactly what the installer copies.
+ */
+function stageMountTools(platform: Platform, rootfs: string, shipped: readonly string[]): void {
+  const tools = mountToolsOf(platform.arch);
+  const fetch = 'run scripts/fetch-mount-tools.sh';
+  if (!fs.existsSync(path.join(tools, 'sbin/mount.nfs'))) throw new Error(`${tools} has no mount.nfs: ${fetch}`);
+  const dirs = [tools, platform.sysroot].flatMap((root) => [path.join(root, 'lib', platform.triplet), path.join(root, 'usr/lib', platform.triplet)]);
+  const available = librariesIn(dirs);
+  const interpreter = SYSTEM_INTERPRETERS[platform.nodeArch] as string;
+  const extra = new Map<string, string>();
+  for (const tool of MOUNT_TOOLS) {
+    const from = path.join(tools, tool.from);
+    if (readElf(from).interpreter?.value !== interpreter) throw new Error(`${from} does not use ${interpreter}`);
+    for (const library of neededLibraries(from, available, `which is in none of ${dirs.join(', ')}; ${fetch}`)) {
+      if (!shipped.includes(library.soname)) extra.set(library.soname, library.path);
+    }
+    copyInto(rootfs, tool.to, from, 0o755);
+  }
+  for (const [soname, from] of extra) copyInto(rootfs, path.join('usr/lib', platform.triplet, soname), from, 0o644);
+  fs.symlinkSync('mount.nfs', path.join(rootfs, 'sbin/mount.nfs4'));
+  copyInto(rootfs, 'etc/netconfig', path.join(tools, 'etc/netconfig'), 0o644);
+}
+
+/** Every directory 0755, whatever the umask: the layer must not depend on who builds it. */
+function normalizeDirectories(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) normalizeDirectories(path.join(dir, entry.name));
+}
+
+/**
+ * The image's files: /flexvolume, /lib/<triplet>/<soname> and the loader at its ABI path, then
+ * the mount tools (stageMountTools).
+ */
 export function stageRootfs(platform: Platform, rootfs: string): string[] {
   if (!fs.existsSync(platform.executable)) throw new Error(`${platform.executable} is missing: run ${platform.build}`);
   const libraryDirs = [path.join(platform.sysroot, 'lib', platform.triplet), path.join(platform.sysroot, 'usr/lib', platform.triplet)];
@@ -135,8 +183,10 @@ export function stageRootfs(platform: Platform, rootfs: string): string[] {
     fs.mkdirSync(path.join(rootfs, path.dirname(interpreter)), { recursive: true });
     fs.symlinkSync(path.relative(path.dirname(interpreter), loader), path.join(rootfs, interpreter));
   }
-  for (const dir of ['lib', `lib/${platform.triplet}`, 'lib64']) if (fs.existsSync(path.join(rootfs, dir))) fs.chmodSync(path.join(rootfs, dir), 0o755);
-  return libraries.map((library) => library.soname);
+  const shipped = libraries.map((library) => library.soname);
+  stageMountTools(platform, rootfs, shipped);
+  normalizeDirectories(rootfs);
+  return shipped;
 }
 
 /** One uncompressed layer: sorted entries, the commit's time, owner 0:0, no host names or ids. */
@@ -166,7 +216,7 @@ function buildPlatform(platform: Platform, layout: string, p: Provenance, annota
         created,
         architecture: platform.arch,
         os: 'linux',
-        config: { Entrypoint: ['/flexvolume'], Cmd: ['install'], Labels: annotations },
+        config: { Env: [`PATH=${IMAGE_PATH}`], Entrypoint: ['/flexvolume'], Cmd: ['install'], Labels: annotations },
         rootfs: { type: 'layers', diff_ids: [`sha256:${crypto.createHash('sha256').update(tar).digest('hex')}`] },
         history: [{ created, created_by: 'npm run image (scripts/build-image.ts)' }],
       }),

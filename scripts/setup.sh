@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: the Debian tools the driver, its tests, the image and the arm64 build
-# use, the exact npm dependencies from the lockfile (which bring the pinned Node), and the arm64
-# libraries. Each step says what it does and how long it takes on a cold machine; a step with
-# nothing to do is skipped silently, so a warm run prints nothing.
+# use, the exact npm dependencies from the lockfile (which bring the pinned Node), the arm64
+# libraries, and the image's mount tools (Debian packages unpacked, not installed). Each step says
+# what it does and how long it takes on a cold machine; a step with nothing to do is skipped
+# silently, so a warm run prints nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,5 +43,14 @@ if [ ! -e node_modules/.cache/sysroot-arm64/lib/ld-linux-aarch64.so.1 ]; then
     ./scripts/build-arm64-sysroot.sh
   else
     echo 'the arm64 libraries need root once (dpkg --add-architecture arm64): sudo scripts/build-arm64-sysroot.sh' >&2
+  fi
+fi
+
+if [ ! -x node_modules/.cache/mount-tools-amd64/sbin/mount.nfs ] || [ ! -x node_modules/.cache/mount-tools-arm64/sbin/mount.nfs ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    step 'mount and mount.nfs with their libraries from Debian (mount, nfs-common), amd64 and arm64, unpacked for the image (about 15 s)'
+    ./scripts/fetch-mount-tools.sh
+  else
+    echo 'the image'"'"'s mount tools need root once (dpkg --add-architecture arm64): sudo scripts/fetch-mount-tools.sh' >&2
   fi
 fi

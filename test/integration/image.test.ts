@@ -4,8 +4,9 @@
 // and nothing of the host's libraries, with the mounts base/daemonset.yaml declares (the host
 // plugin dir at the manifest's path, the host /proc at /host/proc, /var/log). The "host" is a mount
 // namespace where that path is the test's directory. There, the installed driver answers `init`
-// and mounts an nfs share through the mount stand-in. arm64 runs the same way under
-// qemu-aarch64-static, the emulator copied into the root.
+// and mounts an nfs share through the mount stand-in. The image's mount and mount.nfs (for the
+// provisioner) run in that root too. arm64 runs the same way under qemu-aarch64-static, the
+// emulator copied into the root.
 import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -116,14 +117,30 @@ test.each([
   }
   const names = listing.map((fields) => fields.slice(5).join(' '));
   const libraries = ['ld-linux-*', 'libc.so.6', 'libdl.so.2', 'libgcc_s.so.1', 'libm.so.6', 'libpthread.so.0', 'libstdc++.so.6'];
+  // What mount and mount.nfs need beyond the binary's glibc: libmount, libtirpc and theirs.
+  const mountLibraries = [
+    'libblkid.so.1', 'libcom_err.so.2', 'libgssapi_krb5.so.2', 'libk5crypto.so.3', 'libkeyutils.so.1', 'libkrb5.so.3', 'libkrb5support.so.0',
+    'libmount.so.1', 'libpcre2-8.so.0', 'libresolv.so.2', 'libselinux.so.1', 'libtirpc.so.3',
+  ];
   expect(names).toEqual(
     [
+      'etc/',
+      'etc/netconfig',
       'flexvolume',
       'lib/',
       `lib/${triplet}/`,
       ...libraries.map((library) => `lib/${triplet}/${library.replace('ld-linux-*', arch === 'amd64' ? 'ld-linux-x86-64.so.2' : 'ld-linux-aarch64.so.1')}`),
       loaderEntry,
       ...(symlink === undefined ? [] : [symlink]),
+      'sbin/',
+      'sbin/mount.nfs',
+      'sbin/mount.nfs4 -> mount.nfs',
+      'usr/',
+      'usr/bin/',
+      'usr/bin/mount',
+      'usr/lib/',
+      `usr/lib/${triplet}/`,
+      ...mountLibraries.map((library) => `usr/lib/${triplet}/${library}`),
     ].sort(),
   );
 });
@@ -254,7 +271,7 @@ describe.each([
 
     const config = readJson(path.join(bundle, 'config.json'));
     const rootfs = path.join(bundle, config.root.path);
-    expect(fs.readdirSync(rootfs).sort()).toEqual(arch === 'amd64' ? ['flexvolume', 'lib', 'lib64'] : ['flexvolume', 'lib']);
+    expect(fs.readdirSync(rootfs).sort()).toEqual(arch === 'amd64' ? ['etc', 'flexvolume', 'lib', 'lib64', 'sbin', 'usr'] : ['etc', 'flexvolume', 'lib', 'sbin', 'usr']);
     if (emulator !== undefined) fs.copyFileSync(emulator, path.join(rootfs, 'qemu-aarch64-static'));
     const argv = [
       ...(emulator === undefined ? [] : ['/qemu-aarch64-static']),
@@ -312,4 +329,46 @@ describe.each([
     }
     expect(fs.existsSync(hostDir)).toBe(false);
   }, 300_000);
+});
+
+// What the provisioner's azure/nfs runs in its pod (src/provisioner/nfs.ts): `mount -t nfs`, found
+// on the image's PATH, which execs mount.nfs from /sbin. There is no kernel NFS client here, so no
+// export is really mounted: `-f` (fake) takes mount.nfs through its option parsing, its libtirpc
+// and /etc/netconfig up to the mount(2) it then skips. arm64 under qemu cannot exec the helper
+// from mount (no binfmt_misc here), so mount.nfs is run there directly.
+describe.each([
+  { arch: 'amd64', emulator: undefined },
+  { arch: 'arm64', emulator: QEMU },
+])('$arch: mount and mount.nfs run in the image\'s own root', ({ arch, emulator }) => {
+  let rootfs: string;
+  let PATH: string;
+
+  beforeAll(() => {
+    const bundle = path.join(work, `tools-${arch}`);
+    run('umoci', ['unpack', '--image', `${image.layout}:${VERSION}-${arch}`, bundle]);
+    const config = readJson(path.join(bundle, 'config.json'));
+    rootfs = path.join(bundle, config.root.path);
+    PATH = config.process.env.find((entry: string) => entry.startsWith('PATH=')).slice('PATH='.length);
+    if (emulator !== undefined) fs.copyFileSync(emulator, path.join(rootfs, 'qemu-aarch64-static'));
+  }, 120_000);
+
+  const inRoot = (argv: readonly string[]) => {
+    const result = runContainer(['/usr/bin/env'], rootfs, [...(emulator === undefined ? [] : ['/qemu-aarch64-static']), ...argv], [], { PATH });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  };
+  const onPath = (name: string) => PATH.split(':').map((dir) => path.posix.join(dir, name)).find((file) => fs.existsSync(path.join(rootfs, file)));
+
+  test('mount is on the image\'s PATH and mount.nfs where libmount looks for helpers; both run on the image\'s libraries', () => {
+    expect([onPath('mount'), onPath('mount.nfs')]).toEqual(['/usr/bin/mount', '/sbin/mount.nfs']);
+    // Natively by name, so the lookup on the image's PATH is chroot's execvp inside the root.
+    const mount = emulator === undefined ? 'mount' : '/usr/bin/mount';
+    expect(inRoot([mount, '--version'])).toEqual({ status: 0, output: expect.stringMatching(/^mount from util-linux \d+\.\d+/) });
+    expect(inRoot(['/sbin/mount.nfs', '-V'])).toEqual({ status: 0, output: expect.stringMatching(/^mount\.nfs: \(linux nfs-utils \d+\.\d+/) });
+  }, 120_000);
+
+  test('mount -t nfs gets through mount.nfs to the mount(2) call (faked: no kernel NFS client here)', () => {
+    const source = '127.0.0.1:/exports/data';
+    const argv = emulator === undefined ? ['mount', '-f', '-v', '-t', 'nfs', '-o', 'vers=4.1', source, '/etc'] : ['/sbin/mount.nfs', source, '/etc', '-f', '-v', '-o', 'vers=4.1'];
+    expect(inRoot(argv)).toEqual({ status: 0, output: expect.stringContaining("mount.nfs: trying text-based options 'vers=4.1,addr=127.0.0.1") });
+  }, 120_000);
 });

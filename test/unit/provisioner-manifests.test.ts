@@ -1,4 +1,5 @@
-// install/provisioner.yaml: two replicas on different nodes, probes on /healthz, non-root, the
+// install/provisioner.yaml: two replicas on different nodes, probes on /healthz, root with only
+// CAP_SYS_ADMIN (azure/nfs mounts the export), the
 // Lease namespace from the downward API, and RBAC no wider than what the provisioner calls (the
 // integration tests check every request it sends against the same rules).
 import * as fs from 'node:fs';
@@ -11,7 +12,7 @@ type Json = Record<string, any>;
 const documents = parseAllDocuments(fs.readFileSync(FILE, 'utf8')).map((document) => document.toJS() as Json);
 const of = (kind: string) => documents.filter((document) => document.kind === kind);
 
-test('a Deployment of two replicas, kept apart by anti-affinity, probed on /healthz, as a non-root user', () => {
+test('a Deployment of two replicas, kept apart by anti-affinity, probed on /healthz, as root with only CAP_SYS_ADMIN (the nfs mount)', () => {
   const [deployment] = of('Deployment');
   const pod = deployment!.spec.template.spec;
   const [container] = pod.containers;
@@ -23,8 +24,12 @@ test('a Deployment of two replicas, kept apart by anti-affinity, probed on /heal
   expect(container.args[0]).toBe('provisioner');
   expect(container.livenessProbe.httpGet.path).toBe('/healthz');
   expect(container.readinessProbe.httpGet.path).toBe('/healthz');
-  expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
-  expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  // Root with CAP_SYS_ADMIN alone, for azure/nfs's mount of the export; nothing wider.
+  expect(container.args).toContain('--drivers=azuredisk,azurefile,nfs');
+  expect(pod.securityContext).toEqual({ runAsNonRoot: false, runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } });
+  expect(container.securityContext).toEqual({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] }, appArmorProfile: { type: 'Unconfined' } });
+  expect(pod.hostNetwork ?? pod.hostPID ?? pod.hostIPC).toBeUndefined();
+  expect(pod.volumes.filter((volume: Json) => volume.hostPath !== undefined)).toEqual([]);
   expect(container.env).toEqual(
     expect.arrayContaining([{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]),
   );
