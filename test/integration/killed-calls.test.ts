@@ -290,8 +290,15 @@ describe('the bundle under an older Node', () => {
   let sandbox: Sandbox;
   afterEach(async () => sandbox.cleanup());
 
-  withOldNode('answers every call, init included, with a Failure naming the Node major it needs', async () => {
+  withOldNode('with no standalone executable beside it: every call, init included, is a Failure naming the Node major it needs', async () => {
     sandbox = createSandbox(BUNDLE);
+    // A bundle alone in its directory, as a Node-only install would have it.
+    const alone = path.join(sandbox.dir, 'bundle-alone');
+    fs.mkdirSync(alone);
+    fs.copyFileSync(BUNDLE, path.join(alone, 'flexvolume.cjs'));
+    fs.chmodSync(path.join(alone, 'flexvolume.cjs'), 0o755);
+    fs.rmSync(sandbox.executable('nfs'));
+    fs.symlinkSync(path.join(alone, 'flexvolume.cjs'), sandbox.executable('nfs'));
     // `#!/usr/bin/env node` finds the old Node first.
     const env = { PATH: `${path.dirname(oldNode ?? '')}:${sandbox.env.PATH}` };
     const dir = sandbox.podVolumeDir('nfs', 'pv-old');
@@ -302,5 +309,23 @@ describe('the bundle under an older Node', () => {
       expect(reply.message).toMatch(/needs Node\.js 24 or newer, but \S+ is Node\.js \d+\./);
     }
     expect(mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  withOldNode('with the standalone executable beside it: the call is its, under the name the caller ran', async () => {
+    sandbox = createSandbox(BUNDLE);
+    // Only `node` is the old one: the mount stand-in stays first for mount(8).
+    const nodeDir = path.join(sandbox.dir, 'old-node');
+    fs.mkdirSync(nodeDir);
+    fs.symlinkSync(oldNode ?? '', path.join(nodeDir, 'node'));
+    const env = { PATH: `${nodeDir}:${sandbox.env.PATH}` };
+    const init = await sandbox.call('azuredisk', ['init'], { ...env, FLEXVOLUME_AZUREDISK_MODE: 'node' });
+    expect(init).toMatchObject({ status: 'Success', exitCode: 0, capabilities: { attach: false, fsGroup: true } });
+    const dir = sandbox.podVolumeDir('nfs', 'pv-old');
+    expect(await sandbox.call('nfs', ['mount', dir, goJson(mountOptions(NFS))], env)).toMatchObject({ status: 'Success', exitCode: 0 });
+    expect(mountsUnder(sandbox.dir)).toEqual([dir]);
+    expect(await sandbox.call('nfs', ['unmount', dir], env)).toMatchObject({ status: 'Success', exitCode: 0 });
+    expect(mountsUnder(sandbox.dir)).toEqual([]);
+    // The standalone executable answered: its log lines carry no trace of the old Node's refusal.
+    expect(sandbox.readLog()).toMatch(/nfs mount\[\d+\] reply: \{"status":"Success"\}/);
   });
 });
