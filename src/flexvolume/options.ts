@@ -30,6 +30,17 @@ export function lazily<T>(build: () => T): () => T {
   return () => (built ??= build());
 }
 
+/**
+ * One of Azure's names (a SKU, a caching mode), accepted in any letter case and given back as
+ * Azure spells it: `readonly` is `ReadOnly`. `what` names the kind for the error.
+ */
+export function caselessEnum<T extends readonly [string, ...string[]]>(values: T, what: string) {
+  return z
+    .string()
+    .transform((text) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text)
+    .pipe(z.enum(values, { error: `must be ${what}: ${values.join(', ')}` }));
+}
+
 const baseOptions = lazily(() =>
   z.object({
     [KEY.fsType]: z.string().default(''),

@@ -3,7 +3,7 @@
 import * as z from 'zod';
 import { azurediskOptions, FILESYSTEMS } from '../drivers/azuredisk/options.ts';
 import { InvalidInput } from '../flexvolume/errors.ts';
-import { parseDriverOptions } from '../flexvolume/options.ts';
+import { caselessEnum, parseDriverOptions } from '../flexvolume/options.ts';
 import { armFailure } from '../azure/arm-errors.ts';
 import { parseDiskUri } from '../azure/disk-uri.ts';
 import { createManagedDisk, deleteManagedDisk, readManagedDisk, resizeManagedDisk, type ManagedDisk } from '../azure/managed-disks.ts';
@@ -34,17 +34,11 @@ const OFFLINE_RESIZE_ONLY = new Set(['UltraSSD_LRS', 'PremiumV2_LRS']);
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
-const caseless = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
-  z
-    .string()
-    .transform((text) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text)
-    .pipe(z.enum(values, { error: `must be ${what}: ${values.join(', ')}` }));
-
 const whole = (what: string) => z.string().regex(/^\s*\d{1,7}\s*$/, `must be a whole number of ${what}`).transform(Number);
 
 const parameters = z.object({
-  skuName: caseless(DISK_SKUS, 'a disk SKU').optional(),
-  storageaccounttype: caseless(DISK_SKUS, 'a disk SKU').optional(),
+  skuName: caselessEnum(DISK_SKUS, 'a disk SKU').optional(),
+  storageaccounttype: caselessEnum(DISK_SKUS, 'a disk SKU').optional(),
   cachingMode: z.string().optional(),
   fsType: z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` }).optional(),
   resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name').optional(),
@@ -54,7 +48,7 @@ const parameters = z.object({
     .string()
     .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/diskEncryptionSets\/[^/]+$/i, 'must be a disk encryption set resource id')
     .optional(),
-  networkAccessPolicy: caseless(['AllowAll', 'DenyAll', 'AllowPrivate'] as const, 'a network access policy').optional(),
+  networkAccessPolicy: caselessEnum(['AllowAll', 'DenyAll', 'AllowPrivate'] as const, 'a network access policy').optional(),
   tags: z.string().optional(),
   zoned: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).optional(),
   zones: z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be a comma-separated list of zone numbers such as 1,2,3').optional(),

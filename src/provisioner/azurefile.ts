@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { azurefileOptions } from '../drivers/azurefile.ts';
 import { InvalidInput } from '../flexvolume/errors.ts';
-import { parseDriverOptions } from '../flexvolume/options.ts';
+import { caselessEnum, parseDriverOptions } from '../flexvolume/options.ts';
 import {
   createFileShare,
   createStorageAccount,
@@ -41,11 +41,7 @@ const SHARE_CLAIM_KEY = 'createdforpvcuid';
 const SECRET_TYPE = 'azure/azurefile';
 
 const parameters = z.object({
-  skuName: z
-    .string()
-    .transform((text) => FILE_SKUS.find((sku) => sku.toLowerCase() === text.trim().toLowerCase()) ?? text)
-    .pipe(z.enum(FILE_SKUS, { error: `must be a storage SKU: ${FILE_SKUS.join(', ')}` }))
-    .optional(),
+  skuName: caselessEnum(FILE_SKUS, 'a storage SKU').optional(),
   storageAccount: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name: 3 to 24 lower-case letters and digits').optional(),
   resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name').optional(),
   location: z.string().regex(/^[a-z0-9]+$/i, 'must be an Azure region name such as westeurope').optional(),

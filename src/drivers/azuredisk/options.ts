@@ -4,17 +4,13 @@
 import * as z from 'zod';
 import { parseDiskUri } from '../../azure/disk-uri.ts';
 import { InvalidInput } from '../../flexvolume/errors.ts';
-import { lazily, type VolumeOptions } from '../../flexvolume/options.ts';
+import { caselessEnum, lazily, type VolumeOptions } from '../../flexvolume/options.ts';
 import { mountOptionList } from '../network-mount.ts';
 
 /** Azure's caching modes, accepted in any letter case (`readonly` is `ReadOnly`). */
 const CACHING_MODES = ['None', 'ReadOnly', 'ReadWrite'] as const;
 
-const cachingMode = () =>
-  z
-    .string()
-    .transform((text) => CACHING_MODES.find((mode) => mode.toLowerCase() === text.trim().toLowerCase()) ?? text)
-    .pipe(z.enum(CACHING_MODES, { error: `must be one of ${CACHING_MODES.join(', ')}` }));
+const cachingMode = () => caselessEnum(CACHING_MODES, 'one of');
 
 /** The filesystems the node side formats and mounts. */
 export const FILESYSTEMS = ['ext4', 'xfs', 'ext3'] as const;
