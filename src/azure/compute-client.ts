@@ -71,7 +71,7 @@ function abortSignalOf(request: PipelineRequest): AbortSignal | undefined {
   return request.abortSignal as AbortSignal | undefined;
 }
 
-export function armRequestPolicy(gate: ThrottleGate): PipelinePolicy {
+function armRequestPolicy(gate: ThrottleGate): PipelinePolicy {
   return {
     name: 'flexvolumeArmRequestPolicy',
     async sendRequest(request, next) {

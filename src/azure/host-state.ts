@@ -28,7 +28,7 @@ export function nodeKey(nodeName: string): string {
   return encodeURIComponent(nodeName.toLowerCase());
 }
 
-export function nodeMachines(dirs: AzureStateDirs): RecordStore<MachineRef> {
+function nodeMachines(dirs: AzureStateDirs): RecordStore<MachineRef> {
   return new RecordStore(dirs.nodes);
 }
 

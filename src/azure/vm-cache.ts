@@ -25,7 +25,7 @@ interface GroupEntry {
 }
 
 /** cloud-provider-azure's VM cache period (vmCacheTTLDefaultInSeconds = 60). */
-export const DEFAULT_VM_CACHE_MS = 60_000;
+const DEFAULT_VM_CACHE_MS = 60_000;
 
 export interface VmCacheOptions {
   dir: string;
@@ -37,7 +37,7 @@ export interface VmCacheOptions {
 export type MachineList = () => Promise<Machine[]>;
 
 /** The list a machine appears in: its resource group's standalone VMs, or its scale set's instances. */
-export function machineGroupKey(ref: MachineRef): string {
+function machineGroupKey(ref: MachineRef): string {
   return (ref.kind === 'vm' ? ['vms', ref.resourceGroup] : ['vmss', ref.resourceGroup, ref.scaleSet]).join('~').toLowerCase();
 }
 

@@ -35,7 +35,7 @@ function attempt<T>(parse: () => T): T | undefined {
   }
 }
 
-export function subjectOf(entry: LoggedCall): CallSubject {
+function subjectOf(entry: LoggedCall): CallSubject {
   const subject: CallSubject = { volume: undefined, podUid: undefined, podVolumeDir: undefined, deviceMountPath: undefined, options: undefined, nodeName: undefined, device: undefined };
   if (!isCallName(entry.call)) return subject;
   for (const [index, name] of CALLS[entry.call].args.entries()) {

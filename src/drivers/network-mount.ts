@@ -22,7 +22,7 @@ export interface MountOption {
   value: string | undefined;
 }
 
-export function parseMountOption(text: string): MountOption {
+function parseMountOption(text: string): MountOption {
   const equals = text.indexOf('=');
   return equals < 0 ? { name: text, value: undefined } : { name: text.slice(0, equals), value: text.slice(equals + 1) };
 }
