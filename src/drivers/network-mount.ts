@@ -1,7 +1,6 @@
 // What the nfs and azurefile drivers share: validated mount-option lists, NFS sources, and an
 // idempotent, bounded mount and unmount of a network share at a pod's volume directory.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { DriverError } from '../flexvolume/errors.ts';
@@ -12,6 +11,10 @@ import { withLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
 import { cleanupMountPoint, ensureMountPoint, isMountHealthy, mount, unmount } from '../system/mount.ts';
 import { findMount } from '../system/mount-table.ts';
+
+// node:net (for its address parsing) loads with node:child_process in the calls that mount; the
+// azuredisk calls that only share the mount-option helpers here never pay for it.
+const net = (): typeof import('node:net') => process.getBuiltinModule('node:net');
 
 /** One mount option: `name` or `name=value`, with nothing that could start a second option. */
 const MOUNT_OPTION = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[^,\s"'\\\x00-\x1f]*)?$/;
@@ -81,7 +84,7 @@ export const serverName = lazily(() =>
   z
     .string()
     .transform((text) => text.trim().replace(/^\[(.*)\]$/, '$1'))
-    .refine((host) => net.isIP(host) !== 0 || HOSTNAME.test(host), {
+    .refine((host) => net().isIP(host) !== 0 || HOSTNAME.test(host), {
       message: 'must be a host name, an IPv4 address or an IPv6 address',
     }),
 );
@@ -96,7 +99,7 @@ export const exportPath = lazily(() =>
 
 /** `server:/path`, with IPv6 addresses bracketed as mount.nfs requires. */
 export function nfsSource(server: string, path: string): string {
-  const host = net.isIPv6(server) ? `[${server}]` : server;
+  const host = net().isIPv6(server) ? `[${server}]` : server;
   return `${host}:${path.startsWith('/') ? path : `/${path}`}`;
 }
 

@@ -9,7 +9,11 @@
 // Output goes to unlinked temporary files, not pipes: the wait ends when the child exits, whoever
 // still holds its stdout (a daemon a mount helper forked), and a child the driver leaves behind
 // when it is killed (mkfs) keeps writing without dying of SIGPIPE.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+//
+// node:child_process is loaded on the first spawn, not with this module: it brings node:net,
+// node:dgram and the streams with it (~7 ms of a call's start), and the calls the kubelet and the
+// controller-manager make most (isattached, waitforattach, getvolumename) spawn nothing.
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -180,7 +184,7 @@ export async function run(command: string, args: readonly string[], options: Run
   const stdout = options.secretOutput ? pipeCapture() : fileCapture();
   const stderr = fileCapture();
   const stdio: StdioOptions = [options.input === undefined ? 'ignore' : 'pipe', stdout.stdio, stderr.stdio];
-  const child = spawn(command, args, { env: childEnvironment(options.env), stdio, detached: finish });
+  const child = process.getBuiltinModule('node:child_process').spawn(command, args, { env: childEnvironment(options.env), stdio, detached: finish });
   const entry: Running = { child, described, finish };
   const name = path.basename(command);
   let stepDone: ((outcome: string) => void) | undefined;

@@ -65,6 +65,38 @@ describe('hot calls without the cli and azure parts', () => {
     expect(mountsUnder(sandbox.dir)).not.toContain(global);
   });
 
+  test('calls that start no child never load node:child_process, node:crypto or node:net', async () => {
+    // Each costs a call 4-7 ms of the ~25 ms a bare Node start takes (BENCHMARKS.md).
+    const loadedFile = path.join(bin, 'builtins-loaded.txt');
+    const preload = path.join(bin, 'record-builtins.cjs');
+    fs.writeFileSync(
+      preload,
+      `const fs = require('node:fs'); const before = new Set(process.moduleLoadList);
+process.on('exit', () => fs.writeFileSync(${JSON.stringify(loadedFile)}, process.moduleLoadList.filter((m) => !before.has(m)).join('\\n')));`,
+    );
+    const loop = pool.create('lun0', 16 * MiB);
+    fixture.addDisk({ address: '1:0:0:0', controller: CONTROLLER.scsi1, device: loop.path, links: ['disk/azure/scsi1/lun0'] });
+    const options = goJson({ ...baseOptions({ fsType: 'ext4', volumeName: 'pv-data' }), ...DISK });
+    const recorded = { NODE_OPTIONS: `--require ${preload}` };
+    const loadedBy = async (driver: string, args: string[]): Promise<string[]> => {
+      fs.rmSync(loadedFile, { force: true });
+      const reply = await sandbox.call(driver, args, recorded);
+      expect(reply.status).not.toBe('Failure');
+      return fs.readFileSync(loadedFile, 'utf8').split('\n');
+    };
+    const heavy = ['NativeModule child_process', 'NativeModule crypto', 'NativeModule net'];
+    for (const args of [['waitforattach', '0', options], ['getvolumename', options]]) {
+      const loaded = await loadedBy('azuredisk', args);
+      expect(loaded).toContain('NativeModule vm');
+      for (const module of heavy) expect(loaded).not.toContain(module);
+    }
+    // The recording itself is real: a call that mounts does load child_process.
+    const dir = sandbox.podVolumeDir('nfs', 'pv-nfs');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    expect(await loadedBy('nfs', ['mount', dir, goJson(mountOptions({ server: '10.0.0.5', share: '/exports/data' }))])).toContain('NativeModule child_process');
+    await sandbox.call('nfs', ['unmount', dir]);
+  });
+
   test('what needs commander does not work without it: the left-out parts are really left out', async () => {
     const help = await sandbox.call('nfs', ['mount', '--help']);
     expect(help.status).toBe('Failure');
