@@ -3,6 +3,11 @@
 import * as z from 'zod';
 import { InvalidInput } from './errors.ts';
 
+// A driver call parses one document and exits: zod's just-in-time object parsers (compiled with
+// new Function on a schema's first use) cost more to build than they save. This is the drivers'
+// own copy of zod (src/cli-loader.ts COPIED_PACKAGES); the long-running provisioner keeps its JIT.
+z.config({ jitless: true });
+
 /** Far above any real options document, well below Linux's 128 KiB cap on one argv string. */
 export const MAX_OPTIONS_BYTES = 64 * 1024;
 
