@@ -178,29 +178,39 @@ function firstNonZero(buffer: Buffer): number {
   return -1;
 }
 
-/** The regions that hold anything but zeros, read through one open with positioned reads. */
-export async function findWrittenRegions(device: string, regions: readonly MetadataRegion[]): Promise<WrittenRegion[]> {
-  const handle = await fs.promises.open(device, 'r');
+/**
+ * Positioned reads of a device through one open, bounded in time: a sick disk can hang a read for
+ * minutes. `purpose` completes "could not read <device> …" in the error.
+ */
+async function readingDevice<T>(device: string, purpose: string, read: (handle: fs.promises.FileHandle) => Promise<T>): Promise<T> {
+  let handle: fs.promises.FileHandle | undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DriverError(`reading ${device} did not finish within ${READ_TIMEOUT_MS / 1000} s; is the disk healthy?`)), READ_TIMEOUT_MS);
   });
   try {
+    handle = await fs.promises.open(device, 'r');
+    return await Promise.race([read(handle), timeout]);
+  } catch (error) {
+    if (error instanceof DriverError) throw error;
+    throw new DriverError(`could not read ${device} ${purpose}: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    await handle?.close();
+  }
+}
+
+/** The regions that hold anything but zeros, read through one open with positioned reads. */
+export async function findWrittenRegions(device: string, regions: readonly MetadataRegion[]): Promise<WrittenRegion[]> {
+  return readingDevice(device, 'to check that it is blank', async (handle) => {
     const reads = regions.map(async (region): Promise<WrittenRegion | undefined> => {
       const buffer = Buffer.alloc(region.length);
       const { bytesRead } = await handle.read(buffer, 0, region.length, region.offset);
       const at = firstNonZero(buffer.subarray(0, bytesRead));
       return at < 0 ? undefined : { region, offset: region.offset + at };
     });
-    const written = await Promise.race([Promise.all(reads), timeout]);
-    return written.filter((entry) => entry !== undefined);
-  } catch (error) {
-    if (error instanceof DriverError) throw error;
-    throw new DriverError(`could not read ${device} to check that it is blank: ${(error as Error).message}`);
-  } finally {
-    clearTimeout(timer);
-    await handle.close();
-  }
+    return (await Promise.all(reads)).filter((entry) => entry !== undefined);
+  });
 }
 
 /** The kernel's view of a block device through sysfs (`/sys/dev/block/<major:minor>/<attribute>`). */
@@ -278,24 +288,40 @@ export async function formatDevice(device: string, fsType: string): Promise<void
   await runChecked(tool, args, { timeoutMs: 30 * 60_000 });
 }
 
-function numberAfter(text: string, label: RegExp): number {
-  const match = label.exec(text);
-  return match ? Number(match[1]) : NaN;
-}
+/**
+ * Where each filesystem's superblock keeps its size, as the kernel and e2fsprogs/xfsprogs read it
+ * (linux/fs/ext4/ext4.h struct ext4_super_block, linux/fs/xfs/libxfs/xfs_format.h struct
+ * xfs_dsb): reading those few bytes spares a mount a dumpe2fs or xfs_db process. A superblock
+ * without the filesystem's magic number is undefined.
+ */
+const SUPERBLOCKS: Record<'ext' | 'xfs', { offset: number; length: number; sizeOf: (block: Buffer) => number | undefined }> = {
+  ext: {
+    offset: 1024,
+    length: 1024,
+    sizeOf: (block) => {
+      if (block.readUInt16LE(0x38) !== 0xef53) return undefined;
+      const logBlockSize = block.readUInt32LE(0x18);
+      if (logBlockSize > 6) return undefined;
+      // INCOMPAT_64BIT: the block count's high 32 bits are kept apart.
+      const high = (block.readUInt32LE(0x60) & 0x80) !== 0 ? block.readUInt32LE(0x150) : 0;
+      return (high * 2 ** 32 + block.readUInt32LE(0x04)) * (1024 << logBlockSize);
+    },
+  },
+  xfs: {
+    offset: 0,
+    length: 16,
+    sizeOf: (block) => (block.readUInt32BE(0) === 0x58465342 ? Number(block.readBigUInt64BE(8)) * block.readUInt32BE(4) : undefined),
+  },
+};
 
 /** The size the filesystem itself spans, read from its superblock; mounted or not. */
 export async function filesystemSizeBytes(device: string, fsType: string): Promise<number> {
-  let bytes: number;
-  if (fsType === 'xfs') {
-    const { stdout } = await runChecked('xfs_db', ['-r', '-c', 'sb 0', '-c', 'print dblocks blocksize', device], { timeoutMs: 60_000 });
-    bytes = numberAfter(stdout, /^dblocks = (\d+)$/m) * numberAfter(stdout, /^blocksize = (\d+)$/m);
-  } else if (fsType.startsWith('ext')) {
-    const { stdout } = await runChecked('dumpe2fs', ['-h', device], { timeoutMs: 60_000 });
-    bytes = numberAfter(stdout, /^Block count:\s+(\d+)$/m) * numberAfter(stdout, /^Block size:\s+(\d+)$/m);
-  } else {
-    throw new DriverError(`the size of a ${fsType} filesystem cannot be read`);
-  }
-  if (!Number.isSafeInteger(bytes)) throw new DriverError(`could not read the size of the ${fsType} filesystem on ${device}; see the driver log`);
+  const superblock = fsType === 'xfs' ? SUPERBLOCKS.xfs : fsType.startsWith('ext') ? SUPERBLOCKS.ext : undefined;
+  if (superblock === undefined) throw new DriverError(`the size of a ${fsType} filesystem cannot be read`);
+  const block = Buffer.alloc(superblock.length);
+  const bytesRead = await readingDevice(device, `to read the size of its ${fsType} filesystem`, async (handle) => (await handle.read(block, 0, block.length, superblock.offset)).bytesRead);
+  const bytes = bytesRead === block.length ? superblock.sizeOf(block) : undefined;
+  if (bytes === undefined || !Number.isSafeInteger(bytes)) throw new DriverError(`${device} holds no ${fsType} superblock to read its size from; see the driver log`);
   return bytes;
 }
 

@@ -132,6 +132,37 @@ describe('on a real loop device', () => {
     fs.rmSync(path.dirname(link), { recursive: true });
   });
 
+  test('the filesystem size read from the superblock is what dumpe2fs and xfs_db report', async () => {
+    const loop = pool.create('sizes', 400 * MiB);
+    const byTool = (fsType: string): number => {
+      if (fsType === 'xfs') {
+        const text = sh('xfs_db', ['-r', '-c', 'sb 0', '-c', 'print dblocks blocksize', loop.path]);
+        return Number(/dblocks = (\d+)/.exec(text)?.[1]) * Number(/blocksize = (\d+)/.exec(text)?.[1]);
+      }
+      const text = sh('dumpe2fs', ['-h', loop.path]);
+      return Number(/Block count:\s+(\d+)/.exec(text)?.[1]) * Number(/Block size:\s+(\d+)/.exec(text)?.[1]);
+    };
+    // Filesystems smaller than their device, so that the device's size cannot stand in for theirs.
+    const layouts: Array<[string, string[]]> = [
+      ['ext4', ['mkfs.ext4', '-q', '-F', loop.path, '40M']],
+      ['ext4', ['mkfs.ext4', '-q', '-F', '-O', '^64bit', loop.path, '36M']],
+      ['ext4', ['mkfs.ext4', '-q', '-F', '-b', '1024', loop.path, '30M']],
+      ['ext3', ['mkfs.ext3', '-q', '-F', loop.path, '44M']],
+      ['xfs', ['mkfs.xfs', '-q', '-f', '-d', 'size=320m', loop.path]],
+    ];
+    for (const [fsType, [tool = '', ...args]] of layouts) {
+      sh(tool, args);
+      const expected = byTool(fsType);
+      expect(expected).toBeGreaterThan(0);
+      expect(expected).toBeLessThan(400 * MiB);
+      expect(await filesystemSizeBytes(loop.path, fsType)).toBe(expected);
+    }
+    // The last layout is xfs: asked for ext4 there, or for anything on a blank disk, it is a Failure.
+    await expect(filesystemSizeBytes(loop.path, 'ext4')).rejects.toThrow(/holds no ext4 superblock/);
+    sh('wipefs', ['-a', '-q', loop.path]);
+    await expect(filesystemSizeBytes(loop.path, 'xfs')).rejects.toThrow(DriverError);
+  });
+
   test('a path that is not a block device is refused', () => {
     expect(() => openBlockDevice('/dev/null')).toThrow(/not a block device/);
     expect(() => openBlockDevice('/dev/disk/azure/scsi1/lun63')).toThrow(DriverError);
