@@ -170,7 +170,10 @@ const SWEEPS_PER_HOUR = 60;
  * 500 VMs with 10 volumes each, every volume checked once a minute. A minute's sweep is modelled
  * by CLUSTER_SAMPLE calls on as many VMs, starting with the cache expired (as it is once a minute):
  * the list of the resource group they trigger covers all 500 VMs, so the ARM requests of the
- * sample are those of a whole sweep, and CPU per call times 5,000 calls is the sweep's CPU.
+ * sample are those of a whole sweep. The sweep's other calls find that cache filled: their CPU is
+ * measured by the same calls made again while it is still young. The sweep's CPU is the first
+ * sample's plus the rest of its 5,000 calls at the second sample's mean (the fill is paid once a
+ * sweep, not once a call).
  */
 async function clusterRows(bench: ArmBench): Promise<Row[]> {
   const { sim } = bench;
@@ -192,17 +195,25 @@ async function clusterRows(bench: ArmBench): Promise<Row[]> {
   const cpuBefore = childrenCpuMs();
   const lanes = Array.from({ length: CLUSTER_PARALLEL }, (_, lane) => sample.filter((_, i) => i % CLUSTER_PARALLEL === lane));
   await Promise.all(lanes.map((lane) => isattachedInTurn(bench, lane)));
-  const cpuPerCall = (childrenCpuMs() - cpuBefore) / sample.length;
+  const expiredCpuMs = childrenCpuMs() - cpuBefore;
   const requests = requestsSince(sim, first);
   const armPerSweep = requests.filter((request) => request.kind === 'arm').length;
-  const callsPerHour = CLUSTER_VMS * CLUSTER_VOLUMES_PER_VM * SWEEPS_PER_HOUR;
+  const cachedBefore = childrenCpuMs();
+  const cachedFirst = sim.requests.length;
+  await Promise.all(lanes.map((lane) => isattachedInTurn(bench, lane)));
+  const cachedCpuPerCall = (childrenCpuMs() - cachedBefore) / sample.length;
+  const cachedArm = requestsSince(sim, cachedFirst).filter((request) => request.kind === 'arm').length;
+  if (cachedArm > 0) throw new Error(`the second sample sent ${cachedArm} ARM requests: the cache did not hold`);
+  const callsPerSweep = CLUSTER_VMS * CLUSTER_VOLUMES_PER_VM;
+  const sweepCpuMs = expiredCpuMs + (callsPerSweep - sample.length) * cachedCpuPerCall;
   const group = `isattached: ${CLUSTER_VMS} VMs, ${CLUSTER_VMS * CLUSTER_VOLUMES_PER_VM} volumes, each checked every minute (model)`;
   return [
     { group, figure: 'ARM requests per sweep (cache expired at its start)', value: armPerSweep, unit: '', digits: 0, reference: 'one VM read per VM', referenceValue: CLUSTER_VMS },
     { group, figure: 'ARM requests per hour', value: armPerSweep * SWEEPS_PER_HOUR, unit: '', digits: 0, reference: 'target', referenceValue: 1000 },
     { group, figure: 'token requests per sweep', value: requests.filter((request) => request.kind === 'token').length, unit: '', digits: 0 },
-    { group, figure: 'CPU per isattached call (mean of the sample)', value: cpuPerCall, unit: 'ms' },
-    { group, figure: 'controller-manager CPU per hour for isattached', value: (cpuPerCall * callsPerHour) / 1000, unit: 's', digits: 0, reference: 'one core', referenceValue: 3600 },
+    { group, figure: `CPU per isattached call, the first ${sample.length} of a sweep (cache expired; mean)`, value: expiredCpuMs / sample.length, unit: 'ms' },
+    { group, figure: 'CPU per isattached call answered from the filled cache (mean)', value: cachedCpuPerCall, unit: 'ms' },
+    { group, figure: 'controller-manager CPU per hour for isattached', value: (sweepCpuMs * SWEEPS_PER_HOUR) / 1000, unit: 's', digits: 0, reference: 'one core', referenceValue: 3600 },
   ];
 }
 
