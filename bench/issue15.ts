@@ -50,7 +50,7 @@ function attachLines(rows: readonly Row[]): string[][] {
   const follower = find(rows, 'CPU per follower in a 16-way burst (all');
   const followerMost = find(rows, 'CPU per follower in a 16-way burst, the most');
   const alone = find(rows, 'one attach alone, CPU');
-  const cluster = find(rows, /500 VMs/i);
+  const cluster = find(rows, /500 VMs.*ARM requests per hour/i);
   const missing = 'not measured in this run';
   const armFigure = (row: Row | undefined) => (row ? `${row.value.toFixed(row.digits ?? 1)}${row.unit ? ` ${row.unit}` : ''} (${row.figure})` : `${missing} (bench/arm.ts)`);
   return [
