@@ -132,6 +132,47 @@ export async function waitFor<T>(what: string, read: () => Promise<T | undefined
   }
 }
 
+// What the provisioner tests do to a cluster as a user or the kubelet would, and what they wait for.
+type Json = Record<string, any>;
+
+/** Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC must allow. */
+export function expectRequestsWithinRbac(cluster: TestCluster): void {
+  // Only the stand-in records requests; a real cluster enforces the RBAC itself.
+  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
+}
+
+export async function createStorageClass(cluster: TestCluster, name: string, provisioner: string, spec: Json = {}): Promise<string> {
+  await cluster.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner, reclaimPolicy: 'Delete', ...spec });
+  return name;
+}
+
+export async function createClaim(cluster: TestCluster, name: string, spec: Json): Promise<Json> {
+  return (await cluster.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: cluster.namespace }, spec })) as Json;
+}
+
+/** The PV a claim is bound to, once it is Bound. */
+export async function boundVolume(cluster: TestCluster, pvc: Json): Promise<Json> {
+  return waitFor(`claim ${pvc.metadata.name} Bound`, async () => {
+    const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json | undefined;
+    return current?.status?.phase === 'Bound' ? ((await cluster.get('pv', current.spec.volumeName)) as Json) : undefined;
+  });
+}
+
+/** A claim's size raised, as a user edits it. */
+export async function growClaim(cluster: TestCluster, pvc: Json, storage: string): Promise<void> {
+  const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
+  current.spec.resources.requests.storage = storage;
+  await cluster.update(current);
+}
+
+export async function eventsOf(cluster: TestCluster, name: string): Promise<Json[]> {
+  return ((await cluster.list('event', cluster.namespace)) as Json[]).filter((event) => event.involvedObject?.name === name);
+}
+
+export async function waitForEvent(cluster: TestCluster, name: string, reason: string): Promise<Json> {
+  return waitFor(`event ${reason} on ${name}`, async () => (await eventsOf(cluster, name)).find((event) => event.reason === reason));
+}
+
 export interface ProvisionerProcess {
   child: ChildProcess;
   identity: string;

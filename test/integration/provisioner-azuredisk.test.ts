@@ -2,7 +2,20 @@
 // (or the cluster FLEXVOLUME_E2E_KUBECONFIG names) and the ARM simulator.
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
 import { BUILDS } from '../helpers/sandbox.ts';
-import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import {
+  boundVolume,
+  createClaim,
+  createStorageClass,
+  eventsOf,
+  expectRequestsWithinRbac,
+  growClaim,
+  startCluster,
+  startProvisioner,
+  waitFor,
+  waitForEvent,
+  type ProvisionerProcess,
+  type TestCluster,
+} from '../helpers/cluster.ts';
 
 let cluster: TestCluster;
 let sim: ArmSimulator;
@@ -17,51 +30,31 @@ beforeEach(async () => {
 afterEach(async () => {
   await provisioner?.stop();
   provisioner = undefined;
-  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
-  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
+  expectRequestsWithinRbac(cluster);
   await sim.close();
   await cluster.close();
 });
 
 type Json = Record<string, any>;
 
-async function storageClass(spec: Json = {}): Promise<string> {
-  const name = `disk-${++counter}`;
-  await cluster.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner: 'azure/azuredisk', reclaimPolicy: 'Delete', ...spec });
-  return name;
+function storageClass(spec: Json = {}): Promise<string> {
+  return createStorageClass(cluster, `disk-${++counter}`, 'azure/azuredisk', spec);
 }
 
-async function claim(className: string, spec: Json = {}): Promise<Json> {
-  return cluster.create({
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: `data-${++counter}`, namespace: cluster.namespace },
-    spec: { storageClassName: className, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1500Mi' } }, ...spec },
-  }) as Promise<Json>;
+function claim(className: string, spec: Json = {}): Promise<Json> {
+  return createClaim(cluster, `data-${++counter}`, { storageClassName: className, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1500Mi' } }, ...spec });
 }
 
 const uidOf = (object: Json): string => object.metadata.uid;
 
-async function boundVolume(pvc: Json): Promise<Json> {
-  return waitFor(`claim ${pvc.metadata.name} Bound`, async () => {
-    const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json | undefined;
-    return current?.status?.phase === 'Bound' ? ((await cluster.get('pv', current.spec.volumeName)) as Json) : undefined;
-  });
-}
 
-async function eventsOf(name: string): Promise<Json[]> {
-  return ((await cluster.list('event', cluster.namespace)) as Json[]).filter((event) => event.involvedObject?.name === name);
-}
 
-async function waitForEvent(name: string, reason: string): Promise<Json> {
-  return waitFor(`event ${reason} on ${name}`, async () => (await eventsOf(name)).find((event) => event.reason === reason));
-}
 
 test.each(BUILDS)('$name: a claim of an azuredisk class gets a managed disk and a Bound PV the driver accepts; deleting the claim deletes both', async ({ file }) => {
   provisioner = startProvisioner({ cluster, sim, executable: file });
   const className = await storageClass({ parameters: { skuName: 'Premium_LRS', cachingMode: 'none', tags: 'team=storage' }, mountOptions: ['noatime', 'discard'] });
   const pvc = await claim(className);
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   const pvName = `pvc-${uidOf(pvc)}`;
   expect(volume.metadata.name).toBe(pvName);
   expect(volume.metadata.annotations['pv.kubernetes.io/provisioned-by']).toBe('azure/azuredisk');
@@ -86,8 +79,8 @@ test.each(BUILDS)('$name: a claim of an azuredisk class gets a managed disk and 
   const disk = sim.provisioning.diskView(sim.provisioning.base.findDisk(sim.resourceGroup, pvName)!) as Json;
   expect(disk).toMatchObject({ sku: { name: 'Premium_LRS' }, properties: { diskSizeGB: 2 }, tags: { team: 'storage', 'kubernetes.io-created-for-pvc-uid': uidOf(pvc) } });
   expect(disk.zones).toBeUndefined();
-  await waitForEvent(pvc.metadata.name, 'ProvisioningSucceeded');
-  expect((await eventsOf(pvc.metadata.name)).map((event) => event.reason)).toContain('Provisioning');
+  await waitForEvent(cluster, pvc.metadata.name, 'ProvisioningSucceeded');
+  expect((await eventsOf(cluster, pvc.metadata.name)).map((event) => event.reason)).toContain('Provisioning');
 
   await cluster.delete('pvc', pvc.metadata.name, cluster.namespace);
   await waitFor('the PV deleted', async () => (await cluster.get('pv', pvName)) === undefined);
@@ -108,7 +101,7 @@ test('a crash between creating the disk and saving the PV: the next run finds th
   await provisioner.kill();
 
   provisioner = startProvisioner({ cluster, sim });
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   expect(volume.metadata.name).toBe(pvName);
   expect(sim.count({ method: 'PUT', pathIncludes: '/providers/Microsoft.Compute/disks/' })).toBe(1);
   expect(sim.provisioning.diskCount()).toBe(1);
@@ -127,7 +120,7 @@ test('a claim of a WaitForFirstConsumer class waits for its node, then gets a di
   const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
   current.metadata.annotations = { ...current.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-z2' };
   await cluster.update(current);
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   expect(sim.provisioning.diskView(sim.provisioning.base.findDisk(sim.resourceGroup, pvName)!)).toMatchObject({ zones: ['2'] });
   expect(volume.spec.nodeAffinity).toEqual({
     required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [`${sim.location}-2`] }] }] },
@@ -139,7 +132,7 @@ test('a claim of a WaitForFirstConsumer class waits for its node, then gets a di
   const zrsClaim = (await cluster.get('pvc', zrs.metadata.name, cluster.namespace)) as Json;
   zrsClaim.metadata.annotations = { ...zrsClaim.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-z2' };
   await cluster.update(zrsClaim);
-  const zrsVolume = await boundVolume(zrs);
+  const zrsVolume = await boundVolume(cluster, zrs);
   expect(zrsVolume.spec.nodeAffinity).toBeUndefined();
   expect(sim.getDisk(zrsVolume.metadata.name)?.sku.name).toBe('Premium_ZRS');
 });
@@ -171,7 +164,7 @@ describe('bad StorageClass parameters and claim shapes are answered with an even
       current.metadata.annotations = { ...current.metadata.annotations, 'volume.kubernetes.io/selected-node': 'node-1' };
       await cluster.update(current);
     }
-    const event = await waitForEvent(pvc.metadata.name, 'ProvisioningFailed');
+    const event = await waitForEvent(cluster, pvc.metadata.name, 'ProvisioningFailed');
     expect(event.type).toBe('Warning');
     expect(event.message).toMatch(message);
     expect(sim.count({ method: 'PUT' })).toBe(0);
@@ -183,7 +176,7 @@ test('a Released volume whose disk is still attached waits, with an event, and i
   provisioner = startProvisioner({ cluster, sim });
   sim.addVM({ name: 'node-1' });
   const pvc = await claim(await storageClass());
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   sim.attachDirectly('node-1', volume.metadata.name, 0);
   await cluster.delete('pvc', pvc.metadata.name, cluster.namespace);
   const event = await waitFor('VolumeFailedDelete', async () =>
@@ -198,19 +191,14 @@ test('a Released volume whose disk is still attached waits, with an event, and i
   expect(sim.getDisk(volume.metadata.name)).toBeUndefined();
 });
 
-async function growClaim(pvc: Json, storage: string): Promise<void> {
-  const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
-  current.spec.resources.requests.storage = storage;
-  await cluster.update(current);
-}
 
 test('a claim asking for more grows its disk in Azure, as the kubelet expandfs needs', async () => {
   provisioner = startProvisioner({ cluster, sim });
   const pvc = await claim(await storageClass({ allowVolumeExpansion: true }), { resources: { requests: { storage: '4Gi' } } });
-  const volume = await boundVolume(pvc);
-  await growClaim(pvc, '10Gi');
+  const volume = await boundVolume(cluster, pvc);
+  await growClaim(cluster, pvc, '10Gi');
   await waitFor('the disk grown', () => sim.getDisk(volume.metadata.name)?.properties.diskSizeGB === 10);
-  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizeSuccessful');
+  const event = await waitForEvent(cluster, pvc.metadata.name, 'VolumeResizeSuccessful');
   expect(event.message).toMatch(/from 4 GiB to 10 GiB/);
   expect(sim.count({ method: 'PATCH', pathIncludes: '/disks/' })).toBe(1);
 });
@@ -220,10 +208,10 @@ test('an attached disk Azure cannot grow online waits with an event saying so', 
   sim.addVM({ name: 'node-1' });
   const className = await storageClass({ allowVolumeExpansion: true, parameters: { skuName: 'UltraSSD_LRS', zones: '1' } });
   const pvc = await claim(className, { resources: { requests: { storage: '4Gi' } } });
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   sim.attachDirectly('node-1', volume.metadata.name, 0);
-  await growClaim(pvc, '8Gi');
-  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizePending');
+  await growClaim(cluster, pvc, '8Gi');
+  const event = await waitForEvent(cluster, pvc.metadata.name, 'VolumeResizePending');
   expect(event.message).toMatch(/cannot grow a UltraSSD_LRS disk while it is attached/);
   expect(sim.getDisk(volume.metadata.name)?.properties.diskSizeGB).toBe(4);
   expect(sim.count({ method: 'PATCH' })).toBe(0);
@@ -246,8 +234,8 @@ test('a hand-made azuredisk PV bound to a claim of an expandable class of ours i
     },
   });
   const pvc = await claim(className, { volumeName: 'handmade', resources: { requests: { storage: '3Gi' } } });
-  await boundVolume(pvc);
-  await growClaim(pvc, '5Gi');
+  await boundVolume(cluster, pvc);
+  await growClaim(cluster, pvc, '5Gi');
   await waitFor('the disk grown', () => sim.getDisk('handmade')?.properties.diskSizeGB === 5);
 });
 
@@ -255,7 +243,7 @@ test('50 claims at once: all Bound, one disk and one create each, ARM requests c
   provisioner = startProvisioner({ cluster, sim });
   const className = await storageClass();
   const claims = await Promise.all(Array.from({ length: 50 }, () => claim(className)));
-  await Promise.all(claims.map((pvc) => boundVolume(pvc)));
+  await Promise.all(claims.map((pvc) => boundVolume(cluster, pvc)));
   expect(sim.provisioning.diskCount()).toBe(50);
   expect(sim.count({ method: 'PUT', pathIncludes: '/disks/' })).toBe(50);
   // A read, the create, its poll(s) and the final read: the figure bench/provisioner.ts reports.
@@ -269,16 +257,16 @@ test('Azure refusals become events and retries: a quota exceeded until it is rai
   const className = await storageClass();
   sim.provisioning.diskQuota = 0;
   const pvc = await claim(className);
-  const event = await waitForEvent(pvc.metadata.name, 'ProvisioningFailed');
+  const event = await waitForEvent(cluster, pvc.metadata.name, 'ProvisioningFailed');
   expect(event.message).toMatch(/exceeding approved Total Regional Disks quota/);
   sim.provisioning.diskQuota = undefined;
-  await boundVolume(pvc);
+  await boundVolume(cluster, pvc);
 
   sim.injectFault({ method: 'PUT', pathIncludes: '/disks/', status: 429, retryAfterSeconds: 1 });
   sim.injectFault({ method: 'PUT', pathIncludes: '/disks/', status: 409, code: 'Conflict' });
   const throttled = await claim(className);
-  await boundVolume(throttled);
-  const reasons = (await eventsOf(throttled.metadata.name)).map((e) => e.reason);
+  await boundVolume(cluster, throttled);
+  const reasons = (await eventsOf(cluster, throttled.metadata.name)).map((e) => e.reason);
   expect(reasons.filter((reason) => reason === 'ProvisioningFailed').length).toBeGreaterThanOrEqual(1);
   expect(sim.provisioning.diskCount()).toBe(2);
 });
@@ -287,11 +275,11 @@ test('when Azure itself refuses to grow an attached disk, the claim waits with A
   provisioner = startProvisioner({ cluster, sim });
   sim.addVM({ name: 'node-1' });
   const pvc = await claim(await storageClass({ allowVolumeExpansion: true, parameters: { skuName: 'Premium_LRS' } }), { resources: { requests: { storage: '4Gi' } } });
-  const volume = await boundVolume(pvc);
+  const volume = await boundVolume(cluster, pvc);
   sim.attachDirectly('node-1', volume.metadata.name, 0);
   sim.injectFault({ method: 'PATCH', pathIncludes: '/disks/', status: 409, code: 'OperationNotAllowed', message: 'Disk resize of an attached disk is not supported for this VM size.', times: 100 });
-  await growClaim(pvc, '8Gi');
-  const event = await waitForEvent(pvc.metadata.name, 'VolumeResizePending');
+  await growClaim(cluster, pvc, '8Gi');
+  const event = await waitForEvent(cluster, pvc.metadata.name, 'VolumeResizePending');
   expect(event.message).toMatch(/Azure will not grow disk .* while it is attached \(Disk resize of an attached disk is not supported/);
   expect(sim.getDisk(volume.metadata.name)?.properties.diskSizeGB).toBe(4);
 });

@@ -5,7 +5,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import {
+  boundVolume,
+  createClaim,
+  createStorageClass,
+  expectRequestsWithinRbac,
+  growClaim,
+  startCluster,
+  startProvisioner,
+  waitFor,
+  waitForEvent,
+  type ProvisionerProcess,
+  type TestCluster,
+} from '../helpers/cluster.ts';
 import { goJson, mountOptions } from '../helpers/kubelet.ts';
 import { BUNDLE, createSandbox, type Sandbox } from '../helpers/sandbox.ts';
 
@@ -26,8 +38,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await provisioner?.stop();
   provisioner = undefined;
-  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
-  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
+  expectRequestsWithinRbac(cluster);
   await sandbox.cleanup();
   await sim.close();
   await cluster.close();
@@ -38,46 +49,23 @@ function start(): ProvisionerProcess {
   return startProvisioner({ cluster, sim, env: { PATH: sandbox.env.PATH } });
 }
 
-async function storageClass(provisionerName: string, spec: Json = {}): Promise<string> {
-  const name = `files-${++counter}`;
-  await cluster.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name }, provisioner: provisionerName, reclaimPolicy: 'Delete', ...spec });
-  return name;
+function storageClass(provisionerName: string, spec: Json = {}): Promise<string> {
+  return createStorageClass(cluster, `files-${++counter}`, provisionerName, spec);
 }
 
-async function claim(className: string, spec: Json = {}): Promise<Json> {
-  return (await cluster.create({
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: `shared-${++counter}`, namespace: cluster.namespace },
-    spec: { storageClassName: className, accessModes: ['ReadWriteMany'], resources: { requests: { storage: '3Gi' } }, ...spec },
-  })) as Json;
+function claim(className: string, spec: Json = {}): Promise<Json> {
+  return createClaim(cluster, `shared-${++counter}`, { storageClassName: className, accessModes: ['ReadWriteMany'], resources: { requests: { storage: '3Gi' } }, ...spec });
 }
 
-async function boundVolume(pvc: Json): Promise<Json> {
-  return waitFor(`claim ${pvc.metadata.name} Bound`, async () => {
-    const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json | undefined;
-    return current?.status?.phase === 'Bound' ? ((await cluster.get('pv', current.spec.volumeName)) as Json) : undefined;
-  });
-}
 
-async function waitForEvent(name: string, reason: string): Promise<Json> {
-  return waitFor(`event ${reason} on ${name}`, async () =>
-    ((await cluster.list('event', cluster.namespace)) as Json[]).find((event) => event.involvedObject?.name === name && event.reason === reason),
-  );
-}
 
-async function growClaim(pvc: Json, storage: string): Promise<void> {
-  const current = (await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json;
-  current.spec.resources.requests.storage = storage;
-  await cluster.update(current);
-}
 
 describe('azure/azurefile', () => {
   test('claims get shares in one tagged account, the key in a Secret of type azure/azurefile and nowhere else; the driver mounts the PV', async () => {
     provisioner = start();
     const className = await storageClass('azure/azurefile', { mountOptions: ['dir_mode=0750', 'actimeo=5'] });
     const first = await claim(className);
-    const volume = await boundVolume(first);
+    const volume = await boundVolume(cluster, first);
     const pvName = `pvc-${first.metadata.uid}`;
     const account = sim.provisioning.allAccounts();
     expect(account).toHaveLength(1);
@@ -98,7 +86,7 @@ describe('azure/azurefile', () => {
 
     // A second claim reuses the account and the Secret.
     const second = await claim(className);
-    await boundVolume(second);
+    await boundVolume(cluster, second);
     expect(sim.provisioning.allAccounts()).toHaveLength(1);
 
     // The key appears in no log line, event or PV.
@@ -129,20 +117,20 @@ describe('azure/azurefile', () => {
     provisioner = start();
     const premium = await storageClass('azure/azurefile', { allowVolumeExpansion: true, parameters: { skuName: 'Premium_LRS', protocol: 'nfs' } });
     const pvc = await claim(premium);
-    const volume = await boundVolume(pvc);
+    const volume = await boundVolume(cluster, pvc);
     const [account] = sim.provisioning.allAccounts();
     expect(account).toMatchObject({ kind: 'FileStorage', skuName: 'Premium_LRS', httpsOnly: false });
     expect(volume.spec.capacity.storage).toBe('100Gi');
     expect(volume.spec.flexVolume.secretRef).toBeUndefined();
     expect(sim.provisioning.findShare(account!.name, volume.metadata.name)).toMatchObject({ quotaGiB: 100, protocol: 'NFS' });
-    await growClaim(pvc, '150Gi');
+    await growClaim(cluster, pvc, '150Gi');
     await waitFor('the share grown', () => sim.provisioning.findShare(account!.name, volume.metadata.name)?.quotaGiB === 150);
 
     const standardNfs = await storageClass('azure/azurefile', { parameters: { skuName: 'Standard_LRS', protocol: 'nfs' } });
     const refused = await claim(standardNfs);
-    expect((await waitForEvent(refused.metadata.name, 'ProvisioningFailed')).message).toMatch(/NFS file shares need a Premium FileStorage account/);
+    expect((await waitForEvent(cluster, refused.metadata.name, 'ProvisioningFailed')).message).toMatch(/NFS file shares need a Premium FileStorage account/);
     const unknown = await claim(await storageClass('azure/azurefile', { parameters: { quota: '5' } }));
-    expect((await waitForEvent(unknown.metadata.name, 'ProvisioningFailed')).message).toMatch(/unknown option 'quota'/);
+    expect((await waitForEvent(cluster, unknown.metadata.name, 'ProvisioningFailed')).message).toMatch(/unknown option 'quota'/);
     expect(sim.provisioning.allAccounts()).toHaveLength(1);
   });
 });
@@ -157,7 +145,7 @@ describe('azure/nfs', () => {
     provisioner = start();
     const className = await storageClass('azure/nfs', { parameters: { server: 'nfs.example.com', share: '/exports/k8s', mountPermissions: '0770' }, mountOptions: ['nfsvers=4.1'] });
     const pvc = await claim(className);
-    const volume = await boundVolume(pvc);
+    const volume = await boundVolume(cluster, pvc);
     const subdir = `${cluster.namespace}-${pvc.metadata.name}-${volume.metadata.name}`;
     expect(volume.spec.flexVolume).toEqual({
       driver: 'azure/nfs',
@@ -183,7 +171,7 @@ describe('azure/nfs', () => {
     provisioner = start();
     const className = await storageClass('azure/nfs', { parameters: { server: '10.0.0.4', share: '/srv', archiveOnDelete: 'true' } });
     const pvc = await claim(className);
-    const volume = await boundVolume(pvc);
+    const volume = await boundVolume(cluster, pvc);
     const subdir = `${cluster.namespace}-${pvc.metadata.name}-${volume.metadata.name}`;
     fs.writeFileSync(path.join(exportDir('10.0.0.4:/srv'), subdir, 'keep'), 'data');
     await cluster.delete('pvc', pvc.metadata.name, cluster.namespace);
@@ -195,9 +183,9 @@ describe('azure/nfs', () => {
   test('a missing server or a bad mode is refused with an event and nothing is mounted', async () => {
     provisioner = start();
     const noServer = await claim(await storageClass('azure/nfs', { parameters: { share: '/srv' } }));
-    expect((await waitForEvent(noServer.metadata.name, 'ProvisioningFailed')).message).toMatch(/option 'server' is required/);
+    expect((await waitForEvent(cluster, noServer.metadata.name, 'ProvisioningFailed')).message).toMatch(/option 'server' is required/);
     const badMode = await claim(await storageClass('azure/nfs', { parameters: { server: 'srv', share: '/srv', mountPermissions: '999' } }));
-    expect((await waitForEvent(badMode.metadata.name, 'ProvisioningFailed')).message).toMatch(/mountPermissions.*octal/);
+    expect((await waitForEvent(cluster, badMode.metadata.name, 'ProvisioningFailed')).message).toMatch(/mountPermissions.*octal/);
     expect(sandbox.mountRecords()).toHaveLength(0);
   });
 });

@@ -1,7 +1,7 @@
 // Two replicas of the built provisioner: one leader through the Lease, the other standing by and
 // taking over when the leader dies; /healthz and /metrics; SIGTERM; a watch that ends with 410 Gone.
 import { startArmSimulator, type ArmSimulator } from '../arm-simulator/index.ts';
-import { requestsOutsideRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
+import { boundVolume, createClaim, createStorageClass, expectRequestsWithinRbac, startCluster, startProvisioner, waitFor, type ProvisionerProcess, type TestCluster } from '../helpers/cluster.ts';
 
 let cluster: TestCluster;
 let sim: ArmSimulator;
@@ -13,13 +13,12 @@ type Json = Record<string, any>;
 beforeEach(async () => {
   cluster = await startCluster();
   sim = await startArmSimulator();
-  await cluster.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'disk' }, provisioner: 'azure/azuredisk', reclaimPolicy: 'Delete' });
+  await createStorageClass(cluster, 'disk', 'azure/azuredisk');
 });
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((replica) => replica.stop()));
-  // Whatever the provisioner asked of the API server, install/provisioner.yaml's RBAC allows.
-  if (cluster.standIn) expect(requestsOutsideRbac(cluster.standIn.requests)).toEqual([]);
+  expectRequestsWithinRbac(cluster);
   await sim.close();
   await cluster.close();
 });
@@ -30,18 +29,10 @@ function replica(identity: string): ProvisionerProcess {
   return started;
 }
 
-async function claim(): Promise<Json> {
-  return (await cluster.create({
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: `ha-${++counter}`, namespace: cluster.namespace },
-    spec: { storageClassName: 'disk', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
-  })) as Json;
+function claim(): Promise<Json> {
+  return createClaim(cluster, `ha-${++counter}`, { storageClassName: 'disk', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
 }
 
-async function bound(pvc: Json): Promise<void> {
-  await waitFor(`claim ${pvc.metadata.name} Bound`, async () => ((await cluster.get('pvc', pvc.metadata.name, cluster.namespace)) as Json | undefined)?.status?.phase === 'Bound');
-}
 
 async function leaseHolder(): Promise<string | undefined> {
   return ((await cluster.get('lease', 'azure-flexvolume-provisioner', cluster.namespace)) as Json | undefined)?.spec?.holderIdentity;
@@ -66,7 +57,7 @@ test('two replicas: one leader does the work, the other stands by and takes over
   expect(await metricsOf(second)).toMatch(/^flexvolume_provisioner_leader 0$/m);
   expect(await metricsOf(first)).toMatch(/^flexvolume_provisioner_leader 1$/m);
 
-  await bound(await claim());
+  await boundVolume(cluster, await claim());
   expect(first.lines.some((line) => /ProvisioningSucceeded/.test(line))).toBe(true);
   expect(second.lines.some((line) => /Provisioning/.test(line))).toBe(false);
 
@@ -74,7 +65,7 @@ test('two replicas: one leader does the work, the other stands by and takes over
   await second.waitForLine(/became the leader/, 15_000);
   expect(await leaseHolder()).toBe('replica-b');
   const after = await claim();
-  await bound(after);
+  await boundVolume(cluster, after);
   expect(sim.count({ method: 'PUT', pathIncludes: '/disks/' })).toBe(2);
   // Counted once the operation ends, a moment after the binder has already bound the PV.
   await waitFor('the provision counted', async () =>
@@ -127,6 +118,6 @@ test('a watch that ends with 410 Gone is listed again, and claims made meanwhile
   await leader.waitForLine(/caches synced/);
   standIn.expireHistory();
   const pvc = await claim();
-  await bound(pvc);
+  await boundVolume(cluster, pvc);
   expect(standIn.count({ method: 'GET', pathIncludes: '/persistentvolumeclaims', watch: false })).toBeGreaterThanOrEqual(2);
 });
