@@ -66,9 +66,11 @@ const entry = await esbuild.build({
   metafile: true,
 });
 checkSharedModules(entry.metafile);
+const entryFile = path.join(bin, 'flexvolume.cjs');
+fs.writeFileSync(entryFile, dropBuiltinCopies(fs.readFileSync(entryFile, 'utf8')));
 await buildParts();
 await trainCodeCache();
-fs.chmodSync(path.join(bin, 'flexvolume.cjs'), 0o755);
+fs.chmodSync(entryFile, 0o755);
 
 if (!bundleOnly) buildSingleExecutable(target);
 
@@ -120,14 +122,15 @@ async function buildParts() {
 }
 
 /**
- * esbuild bundles `import * as fs from 'node:fs'` as `__toESM(require("node:fs"))`: a copy of the
- * module with a getter for each of its ~100 exports, made again in every module that imports it
- * (the core and azuredisk parts made 30 of them, ~5 ms of every call). A namespace import only
+ * esbuild bundles `import * as fs from 'node:fs'` as `__toESM(require("node:fs"))` (with `, 1`
+ * in the entry, an ES module): a copy of the module with a getter for each of its ~100 exports,
+ * made again in every module that imports it (the core and azuredisk parts made 30 of them, ~5 ms
+ * of every call, the entry 14). A namespace import only
  * reads members, which the module has itself, so the copy is dropped wherever the variable's
  * `default` is never read (a default import reads it; the library parts have some).
  */
 function dropBuiltinCopies(code) {
-  return code.replace(/([\w$]+)=__toESM\(require\("(node:[\w/]+)"\)\)/g, (copy, name, id) =>
+  return code.replace(/([\w$]+)=__toESM\(require\("(node:[\w/]+)"\)(?:,1)?\)/g, (copy, name, id) =>
     new RegExp(`(^|[^\\w$.])${name.replace(/\$/g, '\\$')}\\.default\\b`).test(code) ? copy : `${name}=require("${id}")`,
   );
 }
