@@ -1,7 +1,7 @@
 // What `--help` tells a person: where this driver's files are, each driver's flexVolume.options,
 // and for every call an example that runs as printed on this node, with the reply it gets. Built
 // only when help is asked for, so a kubelet call never loads the driver schemas for it.
-import type * as z from 'zod';
+import * as z from 'zod/mini';
 import { CALLS, isCallName } from './flexvolume/calls.ts';
 import { DRIVER_NAMES, type DriverName } from './flexvolume/driver.ts';
 import { EXAMPLE, exampleArguments } from './flexvolume/examples.ts';
@@ -39,7 +39,7 @@ export function wantsHelp(args: readonly string[]): boolean {
   return args.includes('--help') || args.includes('-h') || args[0] === 'help';
 }
 
-async function optionSchemas(): Promise<Record<DriverName, z.ZodObject>> {
+async function optionSchemas(): Promise<Record<DriverName, z.core.$ZodObject>> {
   const [{ azurediskOptions }, { azurefileOptions }, { nfsOptions }] = await Promise.all([
     import('./drivers/azuredisk/options.ts'),
     import('./drivers/azurefile.ts'),
@@ -49,9 +49,9 @@ async function optionSchemas(): Promise<Record<DriverName, z.ZodObject>> {
 }
 
 /** `diskName*, diskURI*, cachingMode`: the schema's keys, the required ones starred. */
-function describeOptions(schema: z.ZodObject): string {
-  return Object.entries(schema.shape)
-    .map(([key, field]) => (field.safeParse(undefined).success ? key : `${key}*`))
+function describeOptions(schema: z.core.$ZodObject): string {
+  return Object.entries(schema._zod.def.shape)
+    .map(([key, field]) => (z.safeParse(field, undefined).success ? key : `${key}*`))
     .join(', ');
 }
 

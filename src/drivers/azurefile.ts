@@ -1,7 +1,7 @@
 // The azurefile driver: mounts an Azure Files share into a pod, over SMB 3 with the storage account
 // key from the pod's Secret, or over NFS 4.1 (no key; the network is the access control). No
 // attach, no device: `mount` does everything.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { cloudEndpoints, readCloudName } from '../azure/clouds.ts';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
 import { InvalidInput, describeError } from '../flexvolume/errors.ts';
@@ -60,47 +60,41 @@ const SECRET_KEYS = {
 
 const lowerCase = (text: string) => text.trim().toLowerCase();
 
+/** A string trimmed (or otherwise normalized) by `normalize`, then checked by `valid`. */
+const normalizedText = (normalize: (text: string) => string, valid: (text: string) => boolean, message: string) =>
+  z.pipe(z.string(), z.transform(normalize)).check(z.refine(valid, { message }));
+
 const accountName = lazily(() =>
-  z
-    .string()
-    .transform(lowerCase)
-    .refine((name) => ACCOUNT_NAME.test(name), { message: 'must be a storage account name: 3 to 24 letters and digits' }),
+  normalizedText(lowerCase, (name) => ACCOUNT_NAME.test(name), 'must be a storage account name: 3 to 24 letters and digits'),
 );
 
 const userMountOptions = () =>
-  mountOptionList().refine((options) => !options.some((option) => IDENTITY_OPTIONS.includes(option.name.toLowerCase())), {
-    message: `must not set ${IDENTITY_OPTIONS.join(', ')}: the driver authenticates with the account name and key from the Secret`,
-  });
+  mountOptionList().check(
+    z.refine((options: MountOption[]) => !options.some((option) => IDENTITY_OPTIONS.includes(option.name.toLowerCase())), {
+      message: `must not set ${IDENTITY_OPTIONS.join(', ')}: the driver authenticates with the account name and key from the Secret`,
+    }),
+  );
 
 export const azurefileOptions = lazily(() =>
   z.object({
-    shareName: z
-      .string()
-      .transform((text) => text.trim())
-      .refine((name) => SHARE_NAME.test(name), {
-        message:
-          'must be an Azure file share name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit',
-      }),
-    subDir: exportPath().transform((dir) => dir.split('/').filter((part) => part !== '').join('/')).optional(),
-    server: serverName().optional(),
-    storageEndpointSuffix: z
-      .string()
-      .transform((text) => lowerCase(text).replace(/^\./, ''))
-      .refine((suffix) => DNS_SUFFIX.test(suffix), { message: 'must be a DNS suffix such as core.windows.net' })
-      .optional(),
-    storageAccount: accountName().optional(),
-    protocol: z
-      .string()
-      .transform(lowerCase)
-      .pipe(z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' }))
-      .default('smb'),
-    mountOptions: userMountOptions().optional(),
-    mountTimeoutSeconds: z
-      .string()
-      .regex(/^\s*\d{1,4}\s*$/, 'must be a whole number of seconds')
-      .transform(Number)
-      .refine((seconds) => seconds >= 1 && seconds <= 3600, { message: 'must be between 1 and 3600 seconds' })
-      .optional(),
+    shareName: normalizedText(
+      (text) => text.trim(),
+      (name) => SHARE_NAME.test(name),
+      'must be an Azure file share name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit',
+    ),
+    subDir: z.optional(z.pipe(exportPath(), z.transform((dir: string) => dir.split('/').filter((part) => part !== '').join('/')))),
+    server: z.optional(serverName()),
+    storageEndpointSuffix: z.optional(
+      normalizedText((text) => lowerCase(text).replace(/^\./, ''), (suffix) => DNS_SUFFIX.test(suffix), 'must be a DNS suffix such as core.windows.net'),
+    ),
+    storageAccount: z.optional(accountName()),
+    protocol: z._default(z.pipe(z.pipe(z.string(), z.transform(lowerCase)), z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' })), 'smb'),
+    mountOptions: z.optional(userMountOptions()),
+    mountTimeoutSeconds: z.optional(
+      z
+        .pipe(z.string().check(z.regex(/^\s*\d{1,4}\s*$/, 'must be a whole number of seconds')), z.transform(Number))
+        .check(z.refine((seconds: number) => seconds >= 1 && seconds <= 3600, { message: 'must be between 1 and 3600 seconds' })),
+    ),
   }),
 );
 

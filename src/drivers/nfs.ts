@@ -1,5 +1,5 @@
 // The nfs driver: mounts an NFS export into a pod. No attach, no device; `mount` does everything.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
 import { lazily, parseDriverOptions } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
@@ -11,7 +11,7 @@ export const nfsOptions = lazily(() =>
   z.object({
     server: serverName(),
     share: exportPath(),
-    mountOptions: mountOptionList().optional(),
+    mountOptions: z.optional(mountOptionList()),
   }),
 );
 

@@ -1,12 +1,16 @@
 // The options JSON, parsed once at the edge. The kubelet builds it with Go's json.Marshal from a
 // map[string]string: reserved keys under kubernetes.io/, then the user's flexVolume.options.
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { InvalidInput } from './errors.ts';
 
-// A driver call parses one document and exits: zod's just-in-time object parsers (compiled with
-// new Function on a schema's first use) cost more to build than they save. This is the drivers'
-// own copy of zod (src/cli-loader.ts COPIED_PACKAGES); the long-running provisioner keeps its JIT.
-z.config({ jitless: true });
+// The drivers' schemas use zod/mini: a driver call is one short process, and zod's classic API
+// builds its every method on every schema and evaluates all of them at load (~2 ms of each call,
+// measured side by side with `node -e 0`); mini builds what is used. Its messages need the locale.
+// A call parses one document and exits, so zod's just-in-time object parsers (compiled with new
+// Function on a schema's first use) cost more to build than they save. This is the drivers' own
+// copy of zod (src/cli-loader.ts COPIED_PACKAGES); the long-running provisioner keeps its JIT.
+z.config({ ...en(), jitless: true });
 
 /** Far above any real options document, well below Linux's 128 KiB cap on one argv string. */
 export const MAX_OPTIONS_BYTES = 64 * 1024;
@@ -40,34 +44,37 @@ export function lazily<T>(build: () => T): () => T {
  * Azure spells it: `readonly` is `ReadOnly`. `what` names the kind for the error.
  */
 export function caselessEnum<T extends readonly [string, ...string[]]>(values: T, what: string) {
-  return z
-    .string()
-    .transform((text) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text)
-    .pipe(z.enum(values, { error: `must be ${what}: ${values.join(', ')}` }));
+  return z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((text: string) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text),
+    ),
+    z.enum(values, { error: `must be ${what}: ${values.join(', ')}` }),
+  );
 }
 
 const baseOptions = lazily(() =>
   z.object({
-    [KEY.fsType]: z.string().default(''),
-    [KEY.readWrite]: z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }).default('rw'),
-    [KEY.volumeName]: z
-      .string()
-      .regex(/^[^/\x00-\x1f]{0,253}$/, `'${KEY.volumeName}' must be a PV or volume name without '/'`)
-      .default(''),
+    [KEY.fsType]: z._default(z.string(), ''),
+    [KEY.readWrite]: z._default(z.enum(['rw', 'ro'], { error: `'${KEY.readWrite}' must be "rw" or "ro"` }), 'rw'),
+    [KEY.volumeName]: z._default(
+      z.string().check(z.regex(/^[^/\x00-\x1f]{0,253}$/, `'${KEY.volumeName}' must be a PV or volume name without '/'`)),
+      '',
+    ),
   }),
 );
 
 const decimalId = (key: string) =>
-  z.string().regex(/^\d{1,10}$/, `'${key}' must be a decimal group id`).transform(Number);
+  z.optional(z.pipe(z.string().check(z.regex(/^\d{1,10}$/, `'${key}' must be a decimal group id`)), z.transform(Number)));
 
 const mountExtras = lazily(() =>
   z.object({
-    [KEY.podName]: z.string().optional(),
-    [KEY.podNamespace]: z.string().optional(),
-    [KEY.podUid]: z.string().optional(),
-    [KEY.serviceAccount]: z.string().optional(),
-    [KEY.fsGroup]: decimalId(KEY.fsGroup).optional(),
-    [KEY.legacyFsGroup]: decimalId(KEY.legacyFsGroup).optional(),
+    [KEY.podName]: z.optional(z.string()),
+    [KEY.podNamespace]: z.optional(z.string()),
+    [KEY.podUid]: z.optional(z.string()),
+    [KEY.serviceAccount]: z.optional(z.string()),
+    [KEY.fsGroup]: decimalId(KEY.fsGroup),
+    [KEY.legacyFsGroup]: decimalId(KEY.legacyFsGroup),
   }),
 );
 
@@ -97,7 +104,7 @@ export interface MountOptions extends VolumeOptions {
   fsGroup: number | undefined;
 }
 
-function formatIssues(error: z.ZodError): string {
+function formatIssues(error: z.core.$ZodError): string {
   return error.issues.map((issue) => issue.message).join('; ');
 }
 
@@ -179,14 +186,12 @@ function decodeSecrets(document: Record<string, string>): Record<string, string>
 /**
  * Parses a driver's own options (the user's flexVolume.options). Keys match case-insensitively
  * (`sharename` is `shareName`), and an unknown key is an error rather than silently ignored, so a
- * typo shows up in `kubectl describe` instead of as a wrong mount.
+ * typo shows up in `kubectl describe` instead of as a wrong mount. The provisioner's own schemas
+ * (zod classic) go through here as well.
  */
-export function parseDriverOptions<Shape extends z.ZodRawShape>(
-  schemaOf: () => z.ZodObject<Shape>,
-  user: Record<string, string>,
-): z.infer<z.ZodObject<Shape>> {
+export function parseDriverOptions<Schema extends z.core.$ZodObject>(schemaOf: () => Schema, user: Record<string, string>): z.output<Schema> {
   const schema = schemaOf();
-  const known = Object.keys(schema.shape);
+  const known = Object.keys(schema._zod.def.shape);
   const canonical = new Map(known.map((key) => [key.toLowerCase(), key]));
   const input: Record<string, string> = {};
   for (const [key, value] of Object.entries(user)) {
@@ -196,7 +201,7 @@ export function parseDriverOptions<Shape extends z.ZodRawShape>(
     }
     input[name] = value;
   }
-  const parsed = schema.safeParse(input);
+  const parsed = z.safeParse(schema, input);
   if (!parsed.success) {
     throw new InvalidInput(
       parsed.error.issues

@@ -37,8 +37,8 @@ const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const whole = (what: string) => z.string().regex(/^\s*\d{1,7}\s*$/, `must be a whole number of ${what}`).transform(Number);
 
 const parameters = z.object({
-  skuName: caselessEnum(DISK_SKUS, 'a disk SKU').optional(),
-  storageaccounttype: caselessEnum(DISK_SKUS, 'a disk SKU').optional(),
+  skuName: z.optional(caselessEnum(DISK_SKUS, 'a disk SKU')),
+  storageaccounttype: z.optional(caselessEnum(DISK_SKUS, 'a disk SKU')),
   cachingMode: z.string().optional(),
   fsType: z.enum(FILESYSTEMS, { error: `must be one of ${FILESYSTEMS.join(', ')}` }).optional(),
   resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name').optional(),
@@ -48,7 +48,7 @@ const parameters = z.object({
     .string()
     .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/diskEncryptionSets\/[^/]+$/i, 'must be a disk encryption set resource id')
     .optional(),
-  networkAccessPolicy: caselessEnum(['AllowAll', 'DenyAll', 'AllowPrivate'] as const, 'a network access policy').optional(),
+  networkAccessPolicy: z.optional(caselessEnum(['AllowAll', 'DenyAll', 'AllowPrivate'] as const, 'a network access policy')),
   tags: z.string().optional(),
   zoned: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).optional(),
   zones: z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be a comma-separated list of zone numbers such as 1,2,3').optional(),

@@ -41,7 +41,7 @@ const SHARE_CLAIM_KEY = 'createdforpvcuid';
 const SECRET_TYPE = 'azure/azurefile';
 
 const parameters = z.object({
-  skuName: caselessEnum(FILE_SKUS, 'a storage SKU').optional(),
+  skuName: z.optional(caselessEnum(FILE_SKUS, 'a storage SKU')),
   storageAccount: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name: 3 to 24 lower-case letters and digits').optional(),
   resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name').optional(),
   location: z.string().regex(/^[a-z0-9]+$/i, 'must be an Azure region name such as westeurope').optional(),

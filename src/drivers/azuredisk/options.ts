@@ -1,7 +1,7 @@
 // The user's flexVolume.options for azuredisk, one schema for both sides: the controller side
 // reads the disk and how to attach it, the node side the filesystem and its mount options. Every
 // call gets the same document, so each side must accept the keys the other one uses.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseDiskUri } from '../../azure/disk-uri.ts';
 import { InvalidInput } from '../../flexvolume/errors.ts';
 import { caselessEnum, lazily, type VolumeOptions } from '../../flexvolume/options.ts';
@@ -30,28 +30,33 @@ function diskNameIn(diskUri: string): string | undefined {
 export const azurediskOptions = lazily(() =>
   z
     .object({
-      diskName: z.string().min(1, 'must name the managed disk'),
-      diskURI: z.string().min(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>'),
+      diskName: z.string().check(z.minLength(1, 'must name the managed disk')),
+      diskURI: z
+        .string()
+        .check(z.minLength(1, 'must be the disk resource id, /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>')),
       // ReadOnly is Azure's safe default: ReadWrite host caching once cost data on power loss.
-      cachingMode: cachingMode().default('ReadOnly'),
-      kind: z
-        .enum(['Managed'], {
+      cachingMode: z._default(cachingMode(), 'ReadOnly'),
+      kind: z._default(
+        z.enum(['Managed'], {
           error: 'only Managed disks are supported; blob-based VHDs (kind Shared or Dedicated) cannot be attached to VMs with managed disks: convert the VHD to a managed disk',
-        })
-        .default('Managed'),
-      fsType: filesystem().optional(),
-      mountOptions: mountOptionList().optional(),
+        }),
+        'Managed',
+      ),
+      fsType: z.optional(filesystem()),
+      mountOptions: z.optional(mountOptionList()),
     })
-    .superRefine((options, context) => {
-      // Attach uses the diskURI and reports the diskName: two different disks would mislead every operator.
-      const uriName = diskNameIn(options.diskURI);
-      if (uriName === undefined || uriName.toLowerCase() === options.diskName.trim().toLowerCase()) return;
-      context.addIssue({
-        code: 'custom',
-        path: ['diskName'],
-        message: `'${options.diskName}' contradicts diskURI '${options.diskURI}', whose disk is '${uriName}'; they must name the same disk: fix the PV`,
-      });
-    }),
+    .check(
+      z.superRefine((options: { diskName: string; diskURI: string }, context) => {
+        // Attach uses the diskURI and reports the diskName: two different disks would mislead every operator.
+        const uriName = diskNameIn(options.diskURI);
+        if (uriName === undefined || uriName.toLowerCase() === options.diskName.trim().toLowerCase()) return;
+        context.addIssue({
+          code: 'custom',
+          path: ['diskName'],
+          message: `'${options.diskName}' contradicts diskURI '${options.diskURI}', whose disk is '${uriName}'; they must name the same disk: fix the PV`,
+        });
+      }),
+    ),
 );
 
 export type AzurediskOptions = z.infer<ReturnType<typeof azurediskOptions>>;
