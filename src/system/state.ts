@@ -1,13 +1,22 @@
 // Small JSON records kept across calls (which disk a PV is, a cached VM read). Writes are atomic
 // (temporary file, fsync, rename), so a crash leaves the old record or the new, never half of one.
+// A cache may skip the fsync: a record a power loss leaves empty fails to parse, which reads as
+// missing, and what is missing is read again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+export interface RecordStoreOptions {
+  /** fsync each record before it replaces the old one; false only for what can be read again. */
+  durable?: boolean;
+}
+
 export class RecordStore<T> {
   readonly dir: string;
+  private readonly durable: boolean;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: RecordStoreOptions = {}) {
     this.dir = dir;
+    this.durable = options.durable ?? true;
   }
 
   private file(key: string): string {
@@ -29,7 +38,7 @@ export class RecordStore<T> {
     const fd = fs.openSync(temporary, 'w', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(value));
-      fs.fsyncSync(fd);
+      if (this.durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
