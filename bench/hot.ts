@@ -12,7 +12,7 @@ import { baseOptions, callDriver, goJson, mountOptions } from '../test/helpers/k
 import { createLoopPool, MiB } from '../test/helpers/loop-devices.ts';
 import { CONTROLLER, createScsiFixture } from '../test/helpers/scsi-fixture.ts';
 import { volumeOptions, type ArmBench } from './arm.ts';
-import { childrenLoggedSince, describeChildren, logSize, runByHand, type LoggedChild } from './children.ts';
+import { childrenLoggedSince, describeChildren, logSize, runByHand, runThroughNode, type LoggedChild } from './children.ts';
 import { NODE, type Layout } from './layout.ts';
 import { addUsage, elapsedMs, interleave, isMounted, median, medianUsage, NO_USAGE, run, tracked, unmountAllUnder, usageRun, type Row, type Usage, type UsageRun } from './measure.ts';
 import type { Native } from './native.ts';
@@ -43,6 +43,8 @@ export interface HotFigures {
   driver: Usage;
   byHand: Usage;
   reference: Usage;
+  /** The same Node running the same children through node:child_process; undefined without children. */
+  nodeSpawning?: Usage;
   floorPlusChildren: Usage;
   peer?: { name: string; usage: Usage };
   /** undefined: nothing left to time in process (no child, nothing to read). */
@@ -257,9 +259,11 @@ export async function hotCallRows(layout: Layout, bench: ArmBench, native: Nativ
   const index = calls.map((call, i) => {
     const driver = candidates.push(() => (call.prepare(), usageRun(native.childUsage, report, call.driver))) - 1;
     const byHand = candidates.push(() => (call.prepare(), runByHand(native.childUsage, report, requiredOf[i] ?? [], call.env))) - 1;
+    const children = requiredOf[i] ?? [];
+    const throughNode = children.length > 0 ? candidates.push(() => (call.prepare(), runThroughNode(native.childUsage, report, children, call.env))) - 1 : undefined;
     const peerRun = call.peer?.run;
     const peer = peerRun ? candidates.push(() => (call.prepare(), usageRun(native.childUsage, report, peerRun))) - 1 : undefined;
-    return { driver, byHand, peer };
+    return { driver, byHand, throughNode, peer };
   });
   const samples = await interleave(candidates, runs, () => {}, cached.warm);
   const [nodeSamples = [], floorSamples = []] = samples;
@@ -268,7 +272,7 @@ export async function hotCallRows(layout: Layout, bench: ArmBench, native: Nativ
   const csi = await csiRoundTripMs(layout.dir);
 
   const figures: HotFigures[] = calls.map((call, i) => {
-    const at = index[i] ?? { driver: 0, byHand: 0, peer: undefined };
+    const at = index[i] ?? { driver: 0, byHand: 0, throughNode: undefined, peer: undefined };
     const byHand = medianUsage(samples[at.byHand] ?? []);
     const children = requiredOf[i] ?? [];
     const extras = (childrenOf[i] ?? []).filter((child) => !call.required.includes(child.argv[0] ?? ''));
@@ -279,6 +283,7 @@ export async function hotCallRows(layout: Layout, bench: ArmBench, native: Nativ
       driver: medianUsage(samples[at.driver] ?? []),
       byHand,
       reference: medianUsage(perRound(at.byHand, nodeSamples)),
+      ...(at.throughNode !== undefined ? { nodeSpawning: medianUsage(samples[at.throughNode] ?? []) } : {}),
       floorPlusChildren: medianUsage(perRound(at.byHand, floorSamples)),
       ...(call.peer && at.peer !== undefined ? { peer: { name: call.peer.name, usage: medianUsage(samples[at.peer] ?? []) } } : {}),
       // In-tree, the call is a function of the running kubelet or controller-manager: only its children remain.
@@ -306,6 +311,13 @@ function hotRows(figures: readonly HotFigures[], node: Usage, floor: Usage): Row
       { group, figure: `${call.name}, wall`, value: call.driver.wallMs, unit: 'ms', reference, referenceValue: call.reference.wallMs },
       { group, figure: `${call.name}, CPU`, value: call.driver.cpuMs, unit: 'ms', reference, referenceValue: call.reference.cpuMs },
     );
+    if (call.nodeSpawning) {
+      const reference = `the same Node running ${call.children} through node:child_process`;
+      rows.push(
+        { group, figure: `${call.name}, wall, next to Node spawning its children`, value: call.driver.wallMs, unit: 'ms', reference, referenceValue: call.nodeSpawning.wallMs },
+        { group, figure: `${call.name}, CPU, next to Node spawning its children`, value: call.driver.cpuMs, unit: 'ms', reference, referenceValue: call.nodeSpawning.cpuMs },
+      );
+    }
     if (call.peer) rows.push({ group, figure: `${call.name}, wall, next to the peer`, value: call.driver.wallMs, unit: 'ms', reference: call.peer.name, referenceValue: call.peer.usage.wallMs });
   }
   return rows;

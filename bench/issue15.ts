@@ -1,12 +1,12 @@
 // Issue 15's table, side by side from this run: each hot call and the disk preparation next to
-// `node -e 0` plus the children it must run, the bash peer, the static C floor plus the same
+// `node -e 0` plus the children it must run, the same Node running those children itself, the bash peer, the static C floor plus the same
 // children, and the in-tree and CSI models; the attach figures come from bench/arm.ts's rows.
 import type { HotResult } from './hot.ts';
 import type { Row } from './measure.ts';
 import type { MountdeviceFigures } from './mountdevice.ts';
 import type { Usage } from './measure.ts';
 
-const HEADER = ['measured', 'this driver', '`node -e 0` + children', 'ratio', 'bash peer', 'C floor + children', 'in-tree model', 'CSI model'];
+const HEADER = ['measured', 'this driver', '`node -e 0` + children', 'ratio', 'the same Node spawning the children', 'bash peer', 'C floor + children', 'in-tree model', 'CSI model'];
 
 const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
 const both = (usage: Usage): string => `${ms(usage.wallMs)} wall, ${ms(usage.cpuMs)} CPU`;
@@ -15,12 +15,15 @@ const find = (rows: readonly Row[], figure: string | RegExp): Row | undefined =>
   rows.find((row) => (typeof figure === 'string' ? row.figure.startsWith(figure) : figure.test(`${row.group} ${row.figure}`)));
 
 function hotLines(hot: HotResult): string[][] {
-  const bare = ['`node -e 0` (a bare start of the same Node)', both(hot.node), '', '', '—', `C floor: ${both(hot.floor)}`, 'no process start', `${ms(hot.csiRoundTripMs)} per call (resident plugin, one request over a unix socket)`];
+  const bare = ['`node -e 0` (a bare start of the same Node)', both(hot.node), '', '', '', '—', `C floor: ${both(hot.floor)}`, 'no process start', `${ms(hot.csiRoundTripMs)} per call (resident plugin, one request over a unix socket)`];
   return [bare, ...hot.calls.map((call) => [
     call.name + (call.extras ? ` (also runs ${call.extras})` : ''),
     both(call.driver),
     both(call.reference),
     `${ratio(call.driver.wallMs, call.reference.wallMs)} wall, ${ratio(call.driver.cpuMs, call.reference.cpuMs)} CPU`,
+    call.nodeSpawning
+      ? `${both(call.nodeSpawning)}: driver ${ratio(call.driver.wallMs, call.nodeSpawning.wallMs)} wall, ${ratio(call.driver.cpuMs, call.nodeSpawning.cpuMs)} CPU`
+      : 'no child: as `node -e 0`',
     call.peer ? `${ms(call.peer.usage.wallMs)} (driver ${ratio(call.driver.wallMs, call.peer.usage.wallMs)})` : '—',
     ms(call.floorPlusChildren.wallMs),
     call.inTree === undefined ? 'in process, no child' : ms(call.inTree),
@@ -34,6 +37,7 @@ function mountdeviceLines(figures: readonly MountdeviceFigures[], hot: HotResult
     `${ms(figure.driver.wallMs)} wall (+${ms(figure.overheadMs)})`,
     `by hand ${ms(figure.byHand.wallMs)}`,
     `${ratio(figure.driver.wallMs, figure.byHand.wallMs)} wall`,
+    '—',
     '—',
     hot === undefined ? '—' : ms(hot.floor.wallMs + figure.byHand.wallMs),
     `${ms(figure.byHand.wallMs)} (the same tools)`,
@@ -62,6 +66,7 @@ function attachLines(rows: readonly Row[]): string[][] {
       '—',
       '—',
       '—',
+      '—',
       '1 s batching window + 1 update (model, from the issue)',
     ],
     [
@@ -72,10 +77,11 @@ function attachLines(rows: readonly Row[]): string[][] {
       '—',
       '—',
       '—',
+      '—',
       "the leader's work once",
     ],
-    ['5,000 volumes on 500 nodes: ARM reads per hour', armFigure(cluster), 'ARM read budget ~12,000/hour', '', '—', '—', '—', '—'],
-    ['isattached sweep, 50 volumes on 5 VMs', reads ? `${reads.value} VM reads` : missing, '5 (one per VM)', reads ? ratio(reads.value, 5) : '', '—', '—', 'cloud provider cache: one read per VM per period', 'no isattached calls'],
+    ['5,000 volumes on 500 nodes: ARM reads per hour', armFigure(cluster), 'ARM read budget ~12,000/hour', '', '—', '—', '—', '—', '—'],
+    ['isattached sweep, 50 volumes on 5 VMs', reads ? `${reads.value} VM reads` : missing, '5 (one per VM)', reads ? ratio(reads.value, 5) : '', '—', '—', '—', 'cloud provider cache: one read per VM per period', 'no isattached calls'],
   ];
 }
 
@@ -90,6 +96,7 @@ function clusterCpuLine(hot: HotResult): string[][] {
       cores(isattached.driver.cpuMs),
       cores(isattached.reference.cpuMs),
       ratio(isattached.driver.cpuMs, isattached.reference.cpuMs),
+      '—',
       '—',
       cores(hot.floor.cpuMs),
       'in process: the cache lookups only',

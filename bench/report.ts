@@ -137,7 +137,11 @@ child processes the call must run (\`mount\` for a mount, \`umount\` for an unmo
 isattached and waitforattach), with the exact argv the driver ran, read from its log, run by hand
 in the same interleaved loop; the reference of a round is that round's \`node -e 0\` plus that
 round's children. Children the driver runs beyond those are named in the issue 15 table and count
-as its own cost. Wall time is from fork to reaped; CPU time is user+sys of the process and every
+as its own cost. The calls that run a child have a second reference: the same Node running those
+children itself, a \`node -e\` script that loads node:child_process and spawns each in turn with
+the same argv, waiting for its exit. That is what any Node program pays to run them (the module's
+load, and libuv's fork of a whole Node process where the C runner forks a small one), so the
+ratio to it is the driver's own work. Wall time is from fork to reaped; CPU time is user+sys of the process and every
 child it reaped, both reported by \`wait4\` in a small C runner (\`bench/native/child-usage.c\`,
 compiled at bench time with the machine's cc, as is the floor). The floor is a static C program
 that only exits: the least any process costs here. Before each round the VM cache is emptied and
