@@ -48,7 +48,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
  */
 export const PARTS = {
   /**
-   * A kubelet call: the call table, the system tools, and every driver's options with zod (the
+   * A kubelet call: the call table, the system tools, and every driver's options with zod/mini (the
    * nfs and azurefile drivers are small enough to come along: they load on first use).
    */
   core: {
@@ -70,8 +70,10 @@ export type PartName = keyof typeof PARTS;
 /**
  * Packages a part bundles a copy of rather than take from the part that holds them: a module
  * handed across parts must be built as a namespace object of every export (zod's cost 2 ms more
- * to load than the library itself). Only for libraries without state whose values never cross
- * parts: the azure and cli parts build and use their own schemas.
+ * to load than the library itself). Only for libraries whose values work across copies: a zod
+ * schema parses through its own internals, so the provisioner's schemas may hold the drivers'
+ * pieces (a server name, a caseless enum) that the core part's copy built. Each copy keeps its
+ * own configuration: the core part's runs without zod's JIT, the provisioner's with it.
  */
 export const COPIED_PACKAGES = ['zod'] as const;
 
