@@ -178,39 +178,69 @@ function firstNonZero(buffer: Buffer): number {
   return -1;
 }
 
+/** fs's callback API as a promise: node:fs/promises costs a call ~1 ms to load. */
+function fsCall<T>(start: (done: (error: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value as T))));
+}
+
+/** Reads into the whole buffer from `position`; the bytes read. */
+type ReadAt = (buffer: Buffer, position: number) => Promise<number>;
+
+export interface DeviceReadOptions {
+  /** How long the open and the reads may take together. */
+  timeoutMs?: number;
+}
+
 /**
- * Positioned reads of a device through one open, bounded in time: a sick disk can hang a read for
- * minutes. `purpose` completes "could not read <device> …" in the error.
+ * Positioned reads of a device through one open, bounded in time: a sick disk can hang an open or
+ * a read for minutes, and the call must answer before the kubelet gives up on it. `purpose`
+ * completes "could not read <device> …" in the error.
  */
-async function readingDevice<T>(device: string, purpose: string, read: (handle: fs.promises.FileHandle) => Promise<T>): Promise<T> {
-  let handle: fs.promises.FileHandle | undefined;
+async function readingDevice<T>(device: string, purpose: string, read: (readAt: ReadAt) => Promise<T>, options: DeviceReadOptions): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? READ_TIMEOUT_MS;
+  let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DriverError(`reading ${device} did not finish within ${READ_TIMEOUT_MS / 1000} s; is the disk healthy?`)), READ_TIMEOUT_MS);
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new DriverError(`reading ${device} did not finish within ${timeoutMs / 1000} s; is the disk healthy?`));
+    }, timeoutMs);
   });
+  const opened = fsCall<number>((done) => fs.open(device, 'r', done));
   try {
-    handle = await fs.promises.open(device, 'r');
-    return await Promise.race([read(handle), timeout]);
+    const fd = await Promise.race([opened, timeout]);
+    return await Promise.race([read((buffer, position) => fsCall<number>((done) => fs.read(fd, buffer, 0, buffer.length, position, done))), timeout]);
   } catch (error) {
     if (error instanceof DriverError) throw error;
     throw new DriverError(`could not read ${device} ${purpose}: ${(error as Error).message}`);
   } finally {
     clearTimeout(timer);
-    await handle?.close();
+    // The descriptor is closed once the open is done. After a timeout the open or a read may still
+    // be stuck in the kernel: it is not waited for (a stuck read keeps its own hold on the file).
+    const closing = opened.then(
+      (fd) => fsCall<void>((done) => fs.close(fd, done)),
+      () => undefined,
+    );
+    if (!timedOut) await closing.catch(() => undefined);
   }
 }
 
 /** The regions that hold anything but zeros, read through one open with positioned reads. */
-export async function findWrittenRegions(device: string, regions: readonly MetadataRegion[]): Promise<WrittenRegion[]> {
-  return readingDevice(device, 'to check that it is blank', async (handle) => {
-    const reads = regions.map(async (region): Promise<WrittenRegion | undefined> => {
-      const buffer = Buffer.alloc(region.length);
-      const { bytesRead } = await handle.read(buffer, 0, region.length, region.offset);
-      const at = firstNonZero(buffer.subarray(0, bytesRead));
-      return at < 0 ? undefined : { region, offset: region.offset + at };
-    });
-    return (await Promise.all(reads)).filter((entry) => entry !== undefined);
-  });
+export async function findWrittenRegions(device: string, regions: readonly MetadataRegion[], options: DeviceReadOptions = {}): Promise<WrittenRegion[]> {
+  return readingDevice(
+    device,
+    'to check that it is blank',
+    async (readAt) => {
+      const reads = regions.map(async (region): Promise<WrittenRegion | undefined> => {
+        const buffer = Buffer.alloc(region.length);
+        const bytesRead = await readAt(buffer, region.offset);
+        const at = firstNonZero(buffer.subarray(0, bytesRead));
+        return at < 0 ? undefined : { region, offset: region.offset + at };
+      });
+      return (await Promise.all(reads)).filter((entry) => entry !== undefined);
+    },
+    options,
+  );
 }
 
 /** The kernel's view of a block device through sysfs (`/sys/dev/block/<major:minor>/<attribute>`). */
@@ -315,11 +345,11 @@ const SUPERBLOCKS: Record<'ext' | 'xfs', { offset: number; length: number; sizeO
 };
 
 /** The size the filesystem itself spans, read from its superblock; mounted or not. */
-export async function filesystemSizeBytes(device: string, fsType: string): Promise<number> {
+export async function filesystemSizeBytes(device: string, fsType: string, options: DeviceReadOptions = {}): Promise<number> {
   const superblock = fsType === 'xfs' ? SUPERBLOCKS.xfs : fsType.startsWith('ext') ? SUPERBLOCKS.ext : undefined;
   if (superblock === undefined) throw new DriverError(`the size of a ${fsType} filesystem cannot be read`);
   const block = Buffer.alloc(superblock.length);
-  const bytesRead = await readingDevice(device, `to read the size of its ${fsType} filesystem`, async (handle) => (await handle.read(block, 0, block.length, superblock.offset)).bytesRead);
+  const bytesRead = await readingDevice(device, `to read the size of its ${fsType} filesystem`, (readAt) => readAt(block, superblock.offset), options);
   const bytes = bytesRead === block.length ? superblock.sizeOf(block) : undefined;
   if (bytes === undefined || !Number.isSafeInteger(bytes)) throw new DriverError(`${device} holds no ${fsType} superblock to read its size from; see the driver log`);
   return bytes;

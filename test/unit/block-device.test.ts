@@ -113,6 +113,23 @@ describe('findWrittenRegions', () => {
   test('an unreadable device is an error, never blank', async () => {
     await expect(findWrittenRegions(path.join(path.dirname(file), 'missing'), metadataRegions(64 * MiB))).rejects.toThrow(/ENOENT/);
   });
+
+  test('a device that hangs is a Failure within the bound, not a hung call', async () => {
+    // Opening a FIFO for reading blocks until a writer comes, as a sick disk's open or read can.
+    const fifo = path.join(path.dirname(file), 'stuck');
+    sh('mkfifo', [fifo]);
+    try {
+      await expect(findWrittenRegions(fifo, metadataRegions(64 * MiB), { timeoutMs: 200 })).rejects.toThrow(/did not finish within 0.2 s; is the disk healthy/);
+    } finally {
+      // A writer frees the open still waiting in the thread pool (which the reader then closes);
+      // without it this process could not exit. Non-blocking: ENXIO when nobody waits to read.
+      try {
+        fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+      }
+    }
+  });
 });
 
 describe('on a real loop device', () => {
