@@ -4,10 +4,13 @@
 // the instances of a scale set), made by one process for all, serves every machine of the group for
 // the period, so the reads grow with the groups' pages (50 machines each), not with the volumes.
 // A machine the list does not show (created since) is read alone, as are writes' fresh reads.
-// A list also writes each machine's own entry, so that a call asking about one machine reads one
-// small file rather than parsing its whole group (500 machines with their disks in the benchmark).
-// Entries are replaced by the result of every update of the VM and removed when an update fails,
-// so the cache never outlives a change this host made (the stale-cache bug of known-issues §22 was
+// A list writes each machine's entry in a store of its own (only lists write there, under the
+// group's lock, so a list never overwrites what an update just left), and a call asking about one
+// machine reads that and the machine's own entry: two small files, never its whole group (500
+// machines with their disks in the benchmark).
+// Entries are replaced by the result of every update of the VM, and an update that fails leaves a
+// dated mark of doubt that outranks every older entry, a list still in flight included, so the
+// cache never outlives a change this host made (the stale-cache bug of known-issues §22 was
 // a cache cleared *before* the update). Writes never plan from it: they always read fresh.
 import * as path from 'node:path';
 import { withLock } from '../system/lock.ts';
@@ -15,15 +18,17 @@ import { RecordStore } from '../system/state.ts';
 import { machineKey, type Machine, type MachineRef } from './machines.ts';
 
 interface Entry {
-  /** When the read that produced it started, ms since the epoch. */
+  /** When the read that produced it started (for a doubt: when it was cast), ms since the epoch. */
   readAt: number;
-  machine: Machine;
+  /** undefined: the machine is in doubt since readAt (an update of it failed); nothing older serves it. */
+  machine?: Machine;
 }
 
 interface GroupEntry {
   /** When the list that produced it started, ms since the epoch. */
   readAt: number;
-  machines: Machine[];
+  /** The keys of the machines it showed, whose entries are in the listed store. */
+  members?: string[];
 }
 
 /** cloud-provider-azure's VM cache period (vmCacheTTLDefaultInSeconds = 60). */
@@ -44,7 +49,10 @@ function machineGroupKey(ref: MachineRef): string {
 }
 
 export class VmCache {
+  /** Reads of one machine, updates' results and doubts. */
   private readonly store: RecordStore<Entry>;
+  /** Each machine as the last list of its group showed it. */
+  private readonly listed: RecordStore<Entry>;
   private readonly groups: RecordStore<GroupEntry>;
   private readonly dir: string;
   private readonly maxAgeMs: number;
@@ -54,38 +62,27 @@ export class VmCache {
     this.dir = options.dir;
     // What a crash loses is read again; a list writes hundreds of entries, each fsync a disk flush.
     this.store = new RecordStore(options.dir, { durable: false });
+    this.listed = new RecordStore(path.join(options.dir, 'listed'), { durable: false });
     this.groups = new RecordStore(path.join(options.dir, 'lists'), { durable: false });
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_VM_CACHE_MS;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
   }
 
-  /** The cached machine if it is young enough. */
+  /** The cached machine if it is young enough and not in doubt. */
   peek(ref: MachineRef, now = Date.now()): Machine | undefined {
-    // A list writes the machine's own entry before its group's, so a young own entry is as new
-    // as the group's: the group need not be read.
-    const own = this.store.read(machineKey(ref));
-    if (own !== undefined && this.isYoung(own, now)) return own.machine;
-    const entry = this.newest(ref, now, own);
-    return entry !== undefined && this.isYoung(entry, now) ? entry.machine : undefined;
+    const entry = this.newest(ref, now);
+    return entry !== undefined && now - entry.readAt < this.maxAgeMs ? entry.machine : undefined;
   }
 
-  /** Read less than the cache period ago, and not dated in the future (its age is unknown). */
-  private isYoung(entry: Entry, now: number): boolean {
-    return entry.readAt <= now && now - entry.readAt < this.maxAgeMs;
-  }
-
-  /** The last read of the machine however old, unless dated in the future (its age is unknown). */
+  /** The last read of the machine however old, unless it is in doubt or dated in the future (its age is unknown). */
   lastSeen(ref: MachineRef, now = Date.now()): Machine | undefined {
     return this.newest(ref, now)?.machine;
   }
 
-  /** The latest of the machine's own entry and its group's, leaving out entries dated in the future. */
-  private newest(ref: MachineRef, now: number, own = this.store.read(machineKey(ref))): Entry | undefined {
-    const group = this.groups.read(machineGroupKey(ref));
-    const member = group?.machines.find((machine) => machineKey(machine.ref) === machineKey(ref));
-    const candidates = [own, member && group && { readAt: group.readAt, machine: member }].filter(
-      (entry): entry is Entry => entry !== undefined && entry.readAt <= now,
-    );
+  /** The latest of the machine's own entry and its listed one, leaving out entries dated in the future. */
+  private newest(ref: MachineRef, now: number): Entry | undefined {
+    const key = machineKey(ref);
+    const candidates = [this.store.read(key), this.listed.read(key)].filter((entry): entry is Entry => entry !== undefined && entry.readAt <= now);
     return candidates.sort((a, b) => b.readAt - a.readAt)[0];
   }
 
@@ -111,7 +108,11 @@ export class VmCache {
     });
   }
 
-  /** The machine as a list of its group shows it, listing the group when no young list is there. */
+  /**
+   * The machine as a list of its group shows it, listing the group when no young list is there.
+   * undefined when the list does not show it, or it has been in doubt since the list began: it is
+   * then read alone.
+   */
   private fromList(ref: MachineRef, list: MachineList): Promise<Machine | undefined> {
     const group = machineGroupKey(ref);
     return withLock(`vm-list-${group}`, { dir: this.dir, timeoutMs: this.lockTimeoutMs }, async () => {
@@ -121,9 +122,16 @@ export class VmCache {
       const current = this.groups.read(group);
       if (current !== undefined && current.readAt <= now && now - current.readAt < this.maxAgeMs) return undefined;
       const machines = await list();
-      for (const machine of machines) this.storeIfNewer(machine.ref, { readAt: now, machine });
-      this.groups.write(group, { readAt: now, machines });
-      return machines.find((machine) => machineKey(machine.ref) === machineKey(ref));
+      const members = machines.map((machine) => machineKey(machine.ref));
+      for (const machine of machines) this.listed.write(machineKey(machine.ref), { readAt: now, machine });
+      // A machine the last list showed and this one does not is gone: its entries go with it.
+      for (const gone of (current?.members ?? []).filter((key) => !members.includes(key))) {
+        this.listed.delete(gone);
+        this.store.delete(gone);
+      }
+      this.groups.write(group, { readAt: now, members });
+      // What the list shows, unless an update left something newer (its result, or a doubt).
+      return members.includes(machineKey(ref)) ? this.newest(ref, Date.now())?.machine : undefined;
     });
   }
 
@@ -136,7 +144,7 @@ export class VmCache {
     return machine;
   }
 
-  /** A read that started before an update finished must not replace what the update left. */
+  /** A read that started before an update finished (or a doubt was cast) must not replace what it left. */
   private storeIfNewer(ref: MachineRef, entry: Entry): void {
     const current = this.store.read(machineKey(ref));
     // An entry dated after this read began is kept, unless it is dated in the future (the clock
@@ -149,12 +157,14 @@ export class VmCache {
     this.store.write(machineKey(machine.ref), { readAt: Date.now(), machine });
   }
 
-  /** The machine is in doubt (an update failed, or it is gone): neither its entry nor its group's serves it. */
+  /**
+   * The machine is in doubt (an update failed, or it is gone): no entry older than now serves it,
+   * not even one that a list still in flight writes. Its listed entry goes too, so that the doubt
+   * holds even if the clock steps back and the mark looks dated in the future.
+   */
   invalidate(ref: MachineRef): void {
-    this.store.delete(machineKey(ref));
-    const group = this.groups.read(machineGroupKey(ref));
-    if (group === undefined) return;
-    const machines = group.machines.filter((machine) => machineKey(machine.ref) !== machineKey(ref));
-    if (machines.length !== group.machines.length) this.groups.write(machineGroupKey(ref), { ...group, machines });
+    const key = machineKey(ref);
+    this.store.write(key, { readAt: Date.now() });
+    this.listed.delete(key);
   }
 }

@@ -47,10 +47,10 @@ async function listOnce(cache: VmCache): Promise<number> {
   return lists;
 }
 
-test("a list leaves each machine's own entry: a question about one machine is answered without the group's list", async () => {
+test("a list leaves an entry per machine: a question about one machine is answered without the group's list", async () => {
   const cache = new VmCache({ dir });
   expect(await listOnce(cache)).toBe(1);
-  // The group's list is gone (or unreadable): every machine it showed is still served, from its own entry.
+  // The group's list is gone (or unreadable): every machine it showed is still served, from its entry.
   fs.rmSync(path.join(dir, 'lists'), { recursive: true });
   expect(cache.peek(vm('node-2'))?.dataDisks.map((disk) => disk.name)).toEqual(['b', 'c']);
   expect(cache.peek(vm('NODE-3'))?.dataDisks).toEqual([]);
@@ -92,15 +92,47 @@ test('a machine in doubt (an update failed) is served by neither its own entry n
   expect(reads).toBe(1);
 });
 
+const later = () => new Promise((resolve) => setTimeout(resolve, 5));
+
 test("a list does not replace what an update left that is newer than the list's start", async () => {
   const cache = new VmCache({ dir });
   const updated = machine(vm('node-2'), ['b', 'c', 'd']);
   await cache.get(vm('node-1'), noRead, async () => {
-    // The update of node-2 finished while the list was on its way (which takes a while), so the
-    // list shows node-2 as it was before.
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The update of node-2 finished while the list was on its way, so the list shows node-2 as
+    // it was before.
+    await later();
     cache.remember(updated);
     return GROUP;
   });
   expect(cache.peek(vm('node-2'))).toEqual(updated);
+});
+
+test('a doubt cast while a list is on its way outranks what the list shows', async () => {
+  const cache = new VmCache({ dir });
+  await cache.get(vm('node-1'), noRead, async () => {
+    // node-2's update failed meanwhile: what the list shows of it may be what the update undid.
+    await later();
+    cache.invalidate(vm('node-2'));
+    return GROUP;
+  });
+  expect(cache.peek(vm('node-2'))).toBeUndefined();
+  expect(cache.lastSeen(vm('node-2'))).toBeUndefined();
+  expect(cache.peek(vm('node-3'))).toEqual(GROUP[2]);
+  // A list that begins after the doubt serves the machine again.
+  const relisted = new VmCache({ dir, maxAgeMs: 0 });
+  await later();
+  await relisted.get(vm('node-1'), noRead, async () => GROUP);
+  expect(relisted.lastSeen(vm('node-2'))).toEqual(GROUP[1]);
+});
+
+test('a machine that the next list of its group no longer shows leaves no entry behind', async () => {
+  const cache = new VmCache({ dir, maxAgeMs: 0 });
+  await listOnce(cache);
+  cache.remember(GROUP[1]!);
+  const files = () => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((name) => name.includes('node-2'));
+  expect(files().length).toBe(2);
+  await cache.get(vm('node-1'), noRead, async () => [GROUP[0]!, GROUP[2]!]);
+  expect(files()).toEqual([]);
+  expect(cache.lastSeen(vm('node-2'))).toBeUndefined();
+  expect(cache.lastSeen(vm('node-3'))).toEqual(GROUP[2]);
 });
