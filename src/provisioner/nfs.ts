@@ -59,6 +59,18 @@ export function createNfsProvisioner(options: NfsProvisionerOptions): VolumeDriv
     }
   }
 
+  /**
+   * A PV's options through the driver's own schema, as a mount of it would read them: a server,
+   * an export path and mount options that are checked, whoever wrote the PV.
+   */
+  function driverOptionsOf(volume: V1PersistentVolume, name: string) {
+    try {
+      return parseDriverOptions(nfsOptions, volumeOptions(volume));
+    } catch (error) {
+      throw error instanceof InvalidInput ? new InvalidInput(`PV ${name}: ${error.message}`) : error;
+    }
+  }
+
   function plan(request: ProvisionRequest) {
     checkAccessModes(request.claim, ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'], 'nfs');
     const p = parseDriverOptions(() => parameters, classParameters(request.storageClass));
@@ -91,13 +103,15 @@ export function createNfsProvisioner(options: NfsProvisionerOptions): VolumeDriv
     },
 
     async delete(volume: V1PersistentVolume): Promise<DeleteOutcome> {
-      const { server = '', share = '' } = volumeOptions(volume);
+      const name = volume.metadata?.name ?? '';
+      const options = driverOptionsOf(volume, name);
+      const { server, share } = options;
       const subdir = path.posix.basename(share);
       const parent = path.posix.dirname(share);
-      if (subdir === '' || subdir === '.' || parent === share) throw new InvalidInput(`PV ${volume.metadata?.name ?? ''}: share '${share}' is not a subdirectory of an export`);
+      if (subdir === '' || subdir === '.' || parent === share) throw new InvalidInput(`PV ${name}: share '${share}' is not a subdirectory of an export`);
       const archive = volume.metadata?.annotations?.[ARCHIVE_ANNOTATION] === 'true';
-      const mountOptions = (volumeOptions(volume)['mountOptions'] ?? '').split(',').filter((o) => o !== '');
-      await withExport(server, parent, mountOptions, volume.metadata?.name ?? subdir, (root) => {
+      const mountOptions = (options.mountOptions ?? []).map(formatMountOption);
+      await withExport(server, parent, mountOptions, name || subdir, (root) => {
         const dir = path.join(root, subdir);
         if (!fs.existsSync(dir)) return;
         if (archive) fs.renameSync(dir, path.join(root, `archived-${subdir}`));

@@ -180,6 +180,36 @@ describe('azure/nfs', () => {
     expect(fs.existsSync(path.join(exportDir('10.0.0.4:/srv'), subdir))).toBe(false);
   });
 
+  test("delete reads the PV through the driver's schema: in a PV written by hand, [fd00::4] is the server fd00::4", async () => {
+    provisioner = start();
+    // A PV written by a person, not by the provisioner, whose claim is pre-bound to it: its
+    // options are spelled as the driver accepts them, the IPv6 server in brackets.
+    const made = path.join(exportDir('[fd00::4]:/srv'), 'by-hand');
+    fs.mkdirSync(made, { recursive: true });
+    fs.writeFileSync(path.join(made, 'data'), 'x');
+    const pvName = `pv-by-hand-${++counter}`;
+    const claimName = `claim-by-hand-${counter}`;
+    await cluster.create({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': 'azure/nfs' } },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteMany'],
+        persistentVolumeReclaimPolicy: 'Delete',
+        storageClassName: '',
+        claimRef: { namespace: cluster.namespace, name: claimName },
+        flexVolume: { driver: 'azure/nfs', options: { server: '[fd00::4]', share: '/srv/by-hand' } },
+      },
+    });
+    const pvc = await createClaim(cluster, claimName, { storageClassName: '', volumeName: pvName, accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } });
+    await boundVolume(cluster, pvc);
+    await cluster.delete('pvc', claimName, cluster.namespace);
+    await waitFor('the PV deleted', async () => (await cluster.get('pv', pvName)) === undefined);
+    expect(fs.existsSync(made)).toBe(false);
+    expect(new Set(sandbox.mountRecords().map((record) => record.source))).toEqual(new Set(['[fd00::4]:/srv']));
+  });
+
   test('a missing server or a bad mode is refused with an event and nothing is mounted', async () => {
     provisioner = start();
     const noServer = await claim(await storageClass('azure/nfs', { parameters: { share: '/srv' } }));
