@@ -49,7 +49,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
 export const PARTS = {
   /**
    * A kubelet call: the call table, the system tools, and every driver's options with zod/mini (the
-   * nfs and azurefile drivers are small enough to come along: they load on first use).
+   * nfs and azurefile drivers are small enough to come along; their schemas are built on first use).
    */
   core: {
     entry: 'src/flexvolume/kubelet-call.ts',

@@ -121,17 +121,16 @@ export class VmCache {
       if (fresh !== undefined) return fresh;
       const current = this.groups.read(group);
       if (current !== undefined && current.readAt <= now && now - current.readAt < this.maxAgeMs) return undefined;
-      const machines = await list();
-      const members = machines.map((machine) => machineKey(machine.ref));
-      for (const machine of machines) this.listed.write(machineKey(machine.ref), { readAt: now, machine });
+      const shown = new Map((await list()).map((machine) => [machineKey(machine.ref), machine]));
+      for (const [key, machine] of shown) this.listed.write(key, { readAt: now, machine });
       // A machine the last list showed and this one does not is gone: its entries go with it.
-      for (const gone of (current?.members ?? []).filter((key) => !members.includes(key))) {
+      for (const gone of (current?.members ?? []).filter((key) => !shown.has(key))) {
         this.listed.delete(gone);
         this.store.delete(gone);
       }
-      this.groups.write(group, { readAt: now, members });
+      this.groups.write(group, { readAt: now, members: [...shown.keys()] });
       // What the list shows, unless an update left something newer (its result, or a doubt).
-      return members.includes(machineKey(ref)) ? this.newest(ref, Date.now())?.machine : undefined;
+      return shown.has(machineKey(ref)) ? this.newest(ref, Date.now())?.machine : undefined;
     });
   }
 

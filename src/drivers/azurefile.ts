@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { cloudEndpoints, readCloudName } from '../azure/clouds.ts';
 import type { CallArgs, Driver } from '../flexvolume/driver.ts';
 import { InvalidInput, describeError } from '../flexvolume/errors.ts';
-import { lazily, parseDriverOptions } from '../flexvolume/options.ts';
+import { checkedString, lazily, normalizedString, parseDriverOptions } from '../flexvolume/options.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { Settings } from '../settings.ts';
@@ -60,12 +60,8 @@ const SECRET_KEYS = {
 
 const lowerCase = (text: string) => text.trim().toLowerCase();
 
-/** A string trimmed (or otherwise normalized) by `normalize`, then checked by `valid`. */
-const normalizedText = (normalize: (text: string) => string, valid: (text: string) => boolean, message: string) =>
-  z.pipe(z.string(), z.transform(normalize)).check(z.refine(valid, { message }));
-
 const accountName = lazily(() =>
-  normalizedText(lowerCase, (name) => ACCOUNT_NAME.test(name), 'must be a storage account name: 3 to 24 letters and digits'),
+  checkedString(lowerCase, (name) => ACCOUNT_NAME.test(name), 'must be a storage account name: 3 to 24 letters and digits'),
 );
 
 const userMountOptions = () =>
@@ -77,7 +73,7 @@ const userMountOptions = () =>
 
 export const azurefileOptions = lazily(() =>
   z.object({
-    shareName: normalizedText(
+    shareName: checkedString(
       (text) => text.trim(),
       (name) => SHARE_NAME.test(name),
       'must be an Azure file share name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit',
@@ -85,10 +81,10 @@ export const azurefileOptions = lazily(() =>
     subDir: z.optional(z.pipe(exportPath(), z.transform((dir: string) => dir.split('/').filter((part) => part !== '').join('/')))),
     server: z.optional(serverName()),
     storageEndpointSuffix: z.optional(
-      normalizedText((text) => lowerCase(text).replace(/^\./, ''), (suffix) => DNS_SUFFIX.test(suffix), 'must be a DNS suffix such as core.windows.net'),
+      checkedString((text) => lowerCase(text).replace(/^\./, ''), (suffix) => DNS_SUFFIX.test(suffix), 'must be a DNS suffix such as core.windows.net'),
     ),
     storageAccount: z.optional(accountName()),
-    protocol: z._default(z.pipe(z.pipe(z.string(), z.transform(lowerCase)), z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' })), 'smb'),
+    protocol: z._default(z.pipe(normalizedString(lowerCase), z.enum(['smb', 'nfs'], { error: 'must be smb or nfs' })), 'smb'),
     mountOptions: z.optional(userMountOptions()),
     mountTimeoutSeconds: z.optional(
       z

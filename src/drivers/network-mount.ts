@@ -4,14 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { DriverError } from '../flexvolume/errors.ts';
-import { lazily } from '../flexvolume/options.ts';
+import { checkedString, lazily } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
 import { withLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
 import { cleanupMountPoint, ensureMountPoint, isMountHealthy, mount, unmount } from '../system/mount.ts';
 import { findMount } from '../system/mount-table.ts';
-
 
 /** One mount option: `name` or `name=value`, with nothing that could start a second option. */
 const MOUNT_OPTION = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[^,\s"'\\\x00-\x1f]*)?$/;
@@ -88,16 +87,11 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A
  * (V8 compiles its large pattern).
  */
 export const serverName = lazily(() =>
-  z
-    .pipe(
-      z.string(),
-      z.transform((text: string) => text.trim().replace(/^\[(.*)\]$/, '$1')),
-    )
-    .check(
-      z.refine((host: string) => HOSTNAME.test(host) || process.getBuiltinModule('node:net').isIPv6(host), {
-        message: 'must be a host name, an IPv4 address or an IPv6 address',
-      }),
-    ),
+  checkedString(
+    (text) => text.trim().replace(/^\[(.*)\]$/, '$1'),
+    (host) => HOSTNAME.test(host) || process.getBuiltinModule('node:net').isIPv6(host),
+    'must be a host name, an IPv4 address or an IPv6 address',
+  ),
 );
 
 /** An exported path: no commas, whitespace or control characters, never `..`. */

@@ -45,12 +45,19 @@ export function lazily<T>(build: () => T): () => T {
  */
 export function caselessEnum<T extends readonly [string, ...string[]]>(values: T, what: string) {
   return z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((text: string) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text),
-    ),
+    normalizedString((text) => values.find((value) => value.toLowerCase() === text.trim().toLowerCase()) ?? text),
     z.enum(values, { error: `must be ${what}: ${values.join(', ')}` }),
   );
+}
+
+/** A string as `normalize` gives it back (trimmed, lower-cased, unbracketed). */
+export function normalizedString(normalize: (text: string) => string) {
+  return z.pipe(z.string(), z.transform(normalize));
+}
+
+/** A string normalized, then checked by `valid`; `message` says what it must be. */
+export function checkedString(normalize: (text: string) => string, valid: (text: string) => boolean, message: string) {
+  return normalizedString(normalize).check(z.refine(valid, { message }));
 }
 
 const baseOptions = lazily(() =>

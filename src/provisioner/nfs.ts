@@ -104,14 +104,12 @@ export function createNfsProvisioner(options: NfsProvisionerOptions): VolumeDriv
 
     async delete(volume: V1PersistentVolume): Promise<DeleteOutcome> {
       const name = volume.metadata?.name ?? '';
-      const options = driverOptionsOf(volume, name);
-      const { server, share } = options;
+      const { server, share, mountOptions = [] } = driverOptionsOf(volume, name);
       const subdir = path.posix.basename(share);
       const parent = path.posix.dirname(share);
       if (subdir === '' || subdir === '.' || parent === share) throw new InvalidInput(`PV ${name}: share '${share}' is not a subdirectory of an export`);
       const archive = volume.metadata?.annotations?.[ARCHIVE_ANNOTATION] === 'true';
-      const mountOptions = (options.mountOptions ?? []).map(formatMountOption);
-      await withExport(server, parent, mountOptions, name || subdir, (root) => {
+      await withExport(server, parent, mountOptions.map(formatMountOption), name || subdir, (root) => {
         const dir = path.join(root, subdir);
         if (!fs.existsSync(dir)) return;
         if (archive) fs.renameSync(dir, path.join(root, `archived-${subdir}`));
