@@ -8,13 +8,19 @@ export const DEFAULT_LOG_FILE = '/var/log/azure-flexvolume.log';
 const MAX_LOG_BYTES = 10 * 1024 * 1024;
 const MAX_LINE_CHARS = 16 * 1024;
 
-// Values of `key=value` pairs and JSON members that carry secrets, whatever wrote them.
-const SECRET_PATTERNS: RegExp[] = [
-  /((?:password|passwd|accountkey|azurestorageaccountkey|client_secret|client_assertion|aadClientSecret|aadClientCertPassword)"?\s*[=:]\s*"?)[^,\s"&]+/gi,
-  /("kubernetes\.io\/secret\/[^"]+"\s*:\s*")[^"]*/g,
+// Values of `key=value` pairs and JSON members that carry secrets, whatever wrote them. Each pattern
+// runs only on a line that holds one of its hints (lower case): most lines hold none, and a
+// pattern's first run costs V8 a compile (~0.2 ms of every call for the four).
+const SECRET_PATTERNS: { hints: readonly string[]; pattern: RegExp }[] = [
+  {
+    hints: ['pass', 'accountkey', 'client_', 'aadclient'],
+    pattern:
+      /((?:password|passwd|accountkey|azurestorageaccountkey|client_secret|client_assertion|aadClientSecret|aadClientCertPassword)"?\s*[=:]\s*"?)[^,\s"&]+/gi,
+  },
+  { hints: ['kubernetes.io/secret/'], pattern: /("kubernetes\.io\/secret\/[^"]+"\s*:\s*")[^"]*/g },
   // The same member inside a JSON string, as the call line logs the options argument.
-  /(\\"kubernetes\.io\/secret\/[^"\\]+\\"\s*:\s*\\")[^"\\]*/g,
-  /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
+  { hints: ['kubernetes.io/secret/'], pattern: /(\\"kubernetes\.io\/secret\/[^"\\]+\\"\s*:\s*\\")[^"\\]*/g },
+  { hints: ['bearer'], pattern: /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g },
 ];
 
 interface LogState {
@@ -68,17 +74,31 @@ export function redact(text: string): string {
         ? out.split(secret).join('***')
         : out.replace(new RegExp(`(?<![A-Za-z0-9+/=_-])${escapeRegExp(secret)}(?![A-Za-z0-9+/=_-])`, 'g'), '***');
   }
-  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '$1***');
+  for (const { hints, pattern } of SECRET_PATTERNS) {
+    const lower = out.toLowerCase();
+    if (hints.some((hint) => lower.includes(hint))) out = out.replace(pattern, '$1***');
+  }
   return out;
 }
 
 export function log(message: string): void {
   let text = redact(message);
   if (text.length > MAX_LINE_CHARS) text = `${text.slice(0, MAX_LINE_CHARS)}… (${text.length} chars)`;
-  const line = `${new Date().toISOString()} ${state.prefix} ${text.replace(/\n(?!$)/g, '\n    ')}\n`;
+  const line = `${timestamp(new Date())} ${state.prefix} ${text.replace(/\n(?!$)/g, '\n    ')}\n`;
   if (state.toStdout) writeLine(1, line);
   else appendCapped(line);
   if (state.mirrorToStderr) writeLine(2, line);
+}
+
+const pad = (value: number, width = 2): string => String(value).padStart(width, '0');
+
+/**
+ * What toISOString() gives, built from the UTC fields: toISOString's first use loads the local
+ * time zone (~0.2 ms of every call) for a string that never shows it.
+ */
+export function timestamp(date: Date): string {
+  const day = `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
+  return `${day}T${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(date.getUTCMilliseconds(), 3)}Z`;
 }
 
 function writeLine(fd: number, line: string): void {

