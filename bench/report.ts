@@ -175,6 +175,13 @@ once, or eleven times in turn, through execa (imported as the driver imports it)
 \`node -e 0\` is the library's import plus the first spawn; eleven minus one, divided by ten, is
 what each further spawn costs.
 
+**A V8 startup snapshot.** Four single executables of the same pinned Node, made here as the build
+makes the driver's (strip, then inject the blob), each started as above: an empty main with and
+without an empty startup snapshot (\`useSnapshot\`), which is what a snapshot costs by itself, and
+a main that spawns true(1), with \`node:child_process\` loaded at run time or already held in the
+snapshot, the most a snapshot could save a spawning call. Below 1.00x would mean it pays; the
+driver's binary has none because it does not.
+
 **Disk preparation.** \`mountdevice\` of a 1 GiB loop device, blank (the driver probes it with blkid
 and wipefs to be sure it is blank, formats it, mounts it) and formatted (probe, fsck, size check,
 mount). The reference is the very children the driver ran, read from its log of an untimed call

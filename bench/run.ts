@@ -22,6 +22,7 @@ import { canMeasureMemory, memoryRows } from './memory.ts';
 import { mountdeviceRows, type MountdeviceFigures } from './mountdevice.ts';
 import { compileNative } from './native.ts';
 import { provisionBurstRows, provisionLatencyRows, startProvisionerBench } from './provisioner.ts';
+import { snapshotRows } from './snapshot.ts';
 import { spawnRows } from './spawn.ts';
 import { describeMachine, loadAverage, quietness, renderBenchmarksMd, renderTable } from './report.ts';
 
@@ -71,6 +72,10 @@ function issue15Targets(hot: HotResult | undefined, mountdevice: readonly Mountd
   if (single && burst && updates) {
     const wall = burst.value / single.value;
     lines.push(`${mark(updates.value === 1 && wall <= 1.3)} 16 concurrent attaches to one VM: exactly one VM update, wall at most 1.3x a single attach: ${updates.value} updates, ${wall.toFixed(2)}x`);
+  }
+  const snapshot = find(rows, 'single executable spawning true(1), node:child_process in its snapshot, CPU');
+  if (snapshot) {
+    lines.push(`${mark(ratio(snapshot) >= 1)} no V8 startup snapshot in the binary, as long as one does not pay: with child_process in it a spawn costs ${ratio(snapshot).toFixed(2)}x CPU`);
   }
   const follower = find(rows, 'CPU per follower in a 16-way burst, the most');
   if (follower) lines.push(`${mark(follower.value <= 100)} CPU per follower of a 16-way burst at most 100 ms: ${follower.value.toFixed(1)} ms at the most`);
@@ -131,6 +136,8 @@ async function main(): Promise<void> {
   rows.push(...hot.rows);
   progress(`execa against node:child_process: ${SPAWN_RUNS} runs each`);
   rows.push(...(await spawnRows(layout, native, SPAWN_RUNS)));
+  progress(`a V8 startup snapshot, with and without: ${SPAWN_RUNS} runs each`);
+  rows.push(...(await snapshotRows(layout, native, SPAWN_RUNS)));
   if (process.getuid?.() !== 0) skipped.push('waitforattach, unmount, unmountdevice and mountdevice (loop devices and mounts need root)');
 
   let mountdevice: MountdeviceFigures[] = [];
