@@ -173,7 +173,11 @@ volumes in the issue 15 table are the measured CPU time of one isattached from t
 once, or eleven times in turn, through execa (imported as the driver imports it) or through
 \`spawn\` of \`node:child_process\`, next to \`node -e 0\`, wall and CPU time as above. One spawn minus
 \`node -e 0\` is the library's import plus the first spawn; eleven minus one, divided by ten, is
-what each further spawn costs.
+what each further spawn costs. Beside them, one spawn through Node's internal binding
+(\`process.binding('process_wrap')\`, what \`node:child_process\` calls underneath): the least any Node
+program pays for a child. The driver does not use it: \`process.binding\` is deprecated, its
+arguments changed in Node 24, and a wrong one aborts the process with a C++ assertion on stderr,
+where the kubelet reads the reply.
 
 **A V8 startup snapshot.** Four single executables of the same pinned Node, made here as the build
 makes the driver's (strip, then inject the blob), each started as above: an empty main with and
