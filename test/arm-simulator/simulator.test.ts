@@ -141,7 +141,9 @@ describe('virtual machines', () => {
     expect(vm.provisioningState).toBe('Succeeded');
     expect(vm.storageProfile?.dataDisks?.map((d) => [d.lun, d.name, d.managedDisk?.id])).toEqual([[0, 'd1', diskId]]);
     expect(sim.getDisk('d1')).toMatchObject({ managedBy: vmId, properties: { diskState: 'Attached' } });
-    expect(sim.count({ method: 'GET', pathIncludes: '/operations/' })).toBeGreaterThan(1);
+    // retry-after-ms says when the operation ends, so one poll may be all it takes: on a busy
+    // machine the SDK's first poll already finds it done.
+    expect(sim.count({ method: 'GET', pathIncludes: '/operations/' })).toBeGreaterThanOrEqual(1);
   });
 
   test('PATCH with toBeDetached removes the disk and frees it', async () => {
