@@ -8,7 +8,7 @@
 //   node esbuild.config.mjs                 bundles + bin/flexvolume (linux/x64)
 //   node esbuild.config.mjs --arch=arm64    bundles + bin/linux-arm64/flexvolume, cross-built here
 //   node esbuild.config.mjs --bundle-only   bundles only
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +18,7 @@ import * as vm from 'node:vm';
 import * as esbuild from 'esbuild';
 import { COPIED_PACKAGES, createPartLoader, PART_MODULES, PART_NAMES, PART_PARAMETERS, PART_PREFIX, PARTS, partBundle, partCodeCache, SHARED_MODULES, SHARED_PREFIX } from './src/cli-loader.ts';
 import { DEFAULT_RUNPATH, padPath, SYSTEM_INTERPRETERS } from './src/install/reserved-paths.ts';
+import { injectBlob, quietly } from './scripts/single-executable.ts';
 
 const require = createRequire(import.meta.url);
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -269,37 +270,10 @@ function buildSingleExecutable({ node: nodeOf, strip, output, codeCache }) {
   // does not depend on the architecture that runs it.
   quietly(codeCache ? node : TARGETS.x64.node(), ['--experimental-sea-config', seaConfig], /^Wrote single executable preparation blob/);
   const staging = `${output}.tmp`;
-  fs.copyFileSync(node, staging);
-  fs.chmodSync(staging, 0o755);
-  // Stripping must happen before injection; afterwards it corrupts the binary.
-  try {
-    execFileSync(strip, ['--strip-all', staging]);
-  } catch {
-    console.warn(`${strip} not found; the binary stays unstripped (about 12 MB larger); scripts/setup.sh installs it`);
-  }
-  // postject's ELF library warns once per unnamed note section it meets (`.note.100`); harmless.
-  quietly(
-    process.execPath,
-    [require.resolve('postject/dist/cli.js'), staging, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-    /^warning: Can't find string offset for section name '\.note[.0-9]*'$/,
-  );
+  injectBlob({ node, blob, output: staging, strip });
   reservePathRoom(staging, SYSTEM_INTERPRETERS[arch]);
   fs.renameSync(staging, output);
   fs.rmSync(blob);
-}
-
-/**
- * Runs a build tool without its progress chatter: its stdout is dropped, its stderr is shown except
- * for lines `harmless` matches, and a failure throws with the whole stderr.
- */
-function quietly(file, args, harmless = /^$/) {
-  const run = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const stderr = (run.stderr ?? '').trim();
-  if (run.error !== undefined || run.status !== 0) {
-    throw new Error(`${path.basename(file)} ${args[0]} failed: ${stderr || run.error?.message || `exit ${run.status}`}`);
-  }
-  const shown = stderr.split('\n').filter((line) => line !== '' && !harmless.test(line));
-  if (shown.length > 0) console.warn(shown.join('\n'));
 }
 
 /**

@@ -1,22 +1,16 @@
 // Whether a V8 startup snapshot would pay for the standalone binary (issue 15 item 1: "consider a
 // V8 startup snapshot for the standalone binary if it pays"). Four single executables of the
-// pinned Node, made here the way the build makes the driver's (copy, strip, inject the blob): an
+// pinned Node, made by the build's own injectBlob (copy, strip, inject the blob): an
 // empty main with and without an empty startup snapshot (what a snapshot costs by itself), and a
 // main that spawns true(1) once, with node:child_process loaded at run time or already in the
 // snapshot (the most a snapshot could save a hot call: child_process with net and the streams is
 // the largest thing a spawning call loads).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { injectBlob } from '../scripts/single-executable.ts';
 import { NODE, type Layout } from './layout.ts';
 import { interleave, medianUsage, run, usageRun, type Row, type Usage } from './measure.ts';
 import type { Native } from './native.ts';
-
-const require = createRequire(import.meta.url);
-const POSTJECT = require.resolve('postject/dist/cli.js');
-/** The fuse Node looks for; esbuild.config.mjs injects with the same one. */
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const SPAWN_TRUE = `require('node:child_process').spawnSync('true', [], { stdio: 'ignore' });`;
 
@@ -45,11 +39,7 @@ function buildExecutable(dir: string, name: MainName): string {
     JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, ...(snapshot ? { useSnapshot: true } : { useCodeCache: true }) }),
   );
   run(NODE, ['--experimental-sea-config', config]);
-  fs.copyFileSync(NODE, output);
-  fs.chmodSync(output, 0o755);
-  // As the build does; without strip both sides are simply 12 MB larger.
-  spawnSync('strip', ['--strip-all', output], { stdio: 'ignore' });
-  run(process.execPath, [POSTJECT, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+  injectBlob({ node: NODE, blob, output });
   return output;
 }
 
