@@ -1,6 +1,7 @@
 // Issue 15's table, side by side from this run: each hot call and the disk preparation next to
-// `node -e 0` plus the children it must run, the same Node running those children itself, the bash peer, the static C floor plus the same
-// children, and the in-tree and CSI models; the attach figures come from bench/arm.ts's rows.
+// `node -e 0` plus the children it must run, the same Node running those children itself, the bash
+// peer, the static C floor plus the same children, and the in-tree and CSI models; the attach
+// figures come from bench/arm.ts's rows.
 import type { HotResult } from './hot.ts';
 import type { Row } from './measure.ts';
 import type { MountdeviceFigures } from './mountdevice.ts';

@@ -74,8 +74,9 @@ export function redact(text: string): string {
         ? out.split(secret).join('***')
         : out.replace(new RegExp(`(?<![A-Za-z0-9+/=_-])${escapeRegExp(secret)}(?![A-Za-z0-9+/=_-])`, 'g'), '***');
   }
+  // A replacement only puts *** where a value was: it never brings a hint into the line.
+  const lower = out.toLowerCase();
   for (const { hints, pattern } of SECRET_PATTERNS) {
-    const lower = out.toLowerCase();
     if (hints.some((hint) => lower.includes(hint))) out = out.replace(pattern, '$1***');
   }
   return out;
