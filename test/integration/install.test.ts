@@ -562,7 +562,7 @@ describe('release build', () => {
     const builds = [ROOT, path.join(host.dir, 'checkout-1')].map((from, n) => {
       const dir = path.join(host.dir, `checkout-${n + 1}`);
       fs.mkdirSync(dir);
-      for (const entry of ['src', 'package.json', 'tsconfig.json', 'esbuild.config.mjs']) {
+      for (const entry of ['src', 'scripts', 'package.json', 'tsconfig.json', 'esbuild.config.mjs']) {
         fs.cpSync(path.join(from, entry), path.join(dir, entry), { recursive: true });
       }
       fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
