@@ -7,7 +7,7 @@ import type { Row } from './measure.ts';
 import type { MountdeviceFigures } from './mountdevice.ts';
 import type { Usage } from './measure.ts';
 
-const HEADER = ['measured', 'this driver', '`node -e 0` + children', 'ratio', 'the same Node spawning the children', 'bash peer', 'C floor + children', 'in-tree model', 'CSI model'];
+const HEADER = ['measured', 'this driver', '`node -e 0` + children by hand (the physical floor)', 'ratio', 'the same Node spawning the children (item 1\'s reference)', 'bash peer', 'C floor + children', 'in-tree model', 'CSI model'];
 
 const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
 const both = (usage: Usage): string => `${ms(usage.wallMs)} wall, ${ms(usage.cpuMs)} CPU`;

@@ -132,19 +132,22 @@ present (a fixture sysfs and /dev/disk/azure tree whose data disk is a real loop
 tests build it), nfs and azurefile \`mount\` (\`mount\` replaced by true(1) on the PATH, since this
 kernel has no NFS or CIFS client) and \`unmount\` of a real mount (a tmpfs named like the share,
 mounted untimed before each run), and azuredisk \`unmountdevice\` of a mounted ext4 loop device.
-Each call's reference is what it cannot avoid: \`node -e 0\` of the same pinned Node plus the
-child processes the call must run (\`mount\` for a mount, \`umount\` for an unmount, none for
-isattached and waitforattach), with the exact argv the driver ran, read from its log, run by hand
-in the same interleaved loop; the reference of a round is that round's \`node -e 0\` plus that
-round's children. Children the driver runs beyond those are named in the issue 15 table and count
-as its own cost. The calls that run a child have a second reference: the same Node running those
-children itself, a \`node -e\` script that loads node:child_process and spawns each in turn with
-the same argv, waiting for its exit. That is what any Node program pays to run them (the module's
-load, and libuv's fork of a whole Node process where the C runner forks a small one), so the
-ratio to it is the driver's own work. Wall time is from fork to reaped; CPU time is user+sys of the process and every
-child it reaped, both reported by \`wait4\` in a small C runner (\`bench/native/child-usage.c\`,
-compiled at bench time with the machine's cc, as is the floor). The floor is a static C program
-that only exits: the least any process costs here. Before each round the VM cache is emptied and
+Each call has two references. The first is the physical floor: \`node -e 0\` of the same pinned
+Node plus the child processes the call must run (\`mount\` for a mount, \`umount\` for an
+unmount, none for isattached and waitforattach), with the exact argv the driver ran, read from its
+log, run by hand in the same interleaved loop; the reference of a round is that round's
+\`node -e 0\` plus that round's children. Children the driver runs beyond those are named in the
+issue 15 table and count as its own cost. The second, for the calls that run a child, is the
+same Node running those children itself: a \`node -e\` script that loads node:child_process and
+spawns each in turn with the same argv, waiting for its exit. That is what any Node program pays
+to run them (the module's load, and libuv's fork of a whole Node process where the C runner forks
+a small one), so the ratio to it is the driver's own work, and it is the reference of issue 15's
+first target ("child processes on hot paths cost what a spawn costs"). No Node program reaches
+the first reference: the second, a bare Node that does nothing but spawn, sits above it by the
+load of node:child_process and the fork. Wall time is from fork to reaped; CPU time is user+sys
+of the process and every child it reaped, both reported by \`wait4\` in a small C runner
+(\`bench/native/child-usage.c\`, compiled at bench time with the machine's cc, as is the floor).
+The floor is a static C program that only exits: the least any process costs here. Before each round the VM cache is emptied and
 refilled by one untimed \`isattached\` against the ARM simulator, so every timed one is answered
 from the cache (one that went to ARM would hang on the blocked simulator and fail the run). The
 bash peers are the shell drivers this one replaces, condensed in \`bench/peers/\`: the
