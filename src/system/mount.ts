@@ -55,7 +55,8 @@ export interface UnmountOptions {
 export async function unmount(target: string, options: UnmountOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const attempts: string[][] = [[target], ['-f', target], ['-l', target]];
-  for (let round = 0; round < 8 && findMount(target) !== undefined; round++) {
+  for (let round = 0; findMount(target) !== undefined; round++) {
+    if (round === 8) throw new DriverError(`${target} is still mounted after unmounting it 8 times`);
     let unmounted = false;
     for (const args of attempts) {
       const remaining = Math.max(1000, deadline - Date.now());
@@ -67,7 +68,6 @@ export async function unmount(target: string, options: UnmountOptions): Promise<
     }
     if (!unmounted) throw new DriverError(`could not unmount ${target}, not even lazily; see the log for umount's output`);
   }
-  if (findMount(target) !== undefined) throw new DriverError(`${target} is still mounted after unmounting it 8 times`);
 }
 
 /** Unmounts `target` if needed and removes the directory, so the kubelet's own rmdir succeeds. */

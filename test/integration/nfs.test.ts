@@ -1,4 +1,5 @@
 // The nfs driver through the built executable, called exactly as the kubelet calls it.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILDS, createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.ts';
@@ -78,6 +79,28 @@ describe.each(BUILDS)('nfs driver ($name)', ({ file }) => {
     const reply = await mountCall(dir, { server: 'fd00::5', share: 'exports/data' });
     expect(reply.status).toBe('Success');
     expect(sandbox.mountRecords()[0]?.source).toBe('[fd00::5]:/exports/data');
+  });
+
+  test('unmount takes off every mount stacked on the dir, and gives up after eight with the rest left in place', async () => {
+    const stack = (dir: string, count: number) => {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+      for (let layer = 0; layer < count; layer++) {
+        const result = spawnSync('/usr/bin/mount', ['-t', 'tmpfs', '-o', 'size=1m', `layer-${layer}`, dir]);
+        expect(result.status).toBe(0);
+      }
+    };
+    const three = sandbox.podVolumeDir('nfs', 'pv-three');
+    stack(three, 3);
+    expect((await sandbox.call('nfs', ['unmount', three])).status).toBe('Success');
+    expect(mountsUnder(sandbox.dir)).not.toContain(three);
+    expect(fs.existsSync(three)).toBe(false);
+
+    const nine = sandbox.podVolumeDir('nfs', 'pv-nine');
+    stack(nine, 9);
+    const reply = await sandbox.call('nfs', ['unmount', nine]);
+    expect(reply.status).toBe('Failure');
+    expect(reply.message).toContain(`${nine} is still mounted after unmounting it 8 times`);
+    expect(mountsUnder(sandbox.dir).filter((mountPoint) => mountPoint === nine)).toHaveLength(1);
   });
 
   test('a directory mounted from another source is a Failure and stays mounted', async () => {
