@@ -15,10 +15,16 @@ interface Holder extends ProcessIdentity {
   children?: ProcessIdentity[];
 }
 
-/** A lock file as read: its raw bytes, and the holder they name when they parse as one. */
+/**
+ * A lock file as read through one descriptor: its raw bytes, the holder they name when they parse
+ * as one, and which file it was (a lock replaced by another one at the same path is another file).
+ */
 interface Seen {
   raw: string;
   holder: Holder | undefined;
+  /** Inode, birth and change time: no other file at this path ever has all three. */
+  instance: string;
+  mtimeMs: number;
 }
 
 const POLL_MS = 15;
@@ -27,6 +33,8 @@ const POLL_MS = 15;
  * it (power loss, a full disk), or a write in flight: it is stale once it is older than this.
  */
 const UNREADABLE_STALE_MS = 5000;
+/** A claim on a stale file whose own claimer died is itself claimed; this deep, and no deeper. */
+const MAX_CLAIM_DEPTH = 3;
 
 function parseHolder(raw: string): Holder | undefined {
   try {
@@ -38,11 +46,20 @@ function parseHolder(raw: string): Holder | undefined {
 }
 
 function readLockFile(file: string): Seen | undefined {
+  let fd: number;
   try {
-    const raw = fs.readFileSync(file, 'utf8');
-    return { raw, holder: parseHolder(raw) };
+    fd = fs.openSync(file, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    const raw = fs.readFileSync(fd, 'utf8');
+    return { raw, holder: parseHolder(raw), instance: `${stat.ino}-${stat.birthtimeNs}-${stat.ctimeNs}`, mtimeMs: Number(stat.mtimeMs) };
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -78,39 +95,39 @@ function isHeld(holder: Holder): boolean {
   return isAlive(holder) || (holder.children ?? []).some(isAlive);
 }
 
-function isStale(file: string, seen: Seen): boolean {
-  if (seen.holder !== undefined) return !isHeld(seen.holder);
-  try {
-    return Date.now() - fs.statSync(file).mtimeMs > UNREADABLE_STALE_MS;
-  } catch {
-    return false;
-  }
+function isStale(seen: Seen): boolean {
+  return seen.holder === undefined ? Date.now() - seen.mtimeMs > UNREADABLE_STALE_MS : !isHeld(seen.holder);
+}
+
+function describeStale(stale: Seen): string {
+  return stale.holder === undefined ? `an unreadable lock file (${stale.raw.length} bytes)` : `dead process ${stale.holder.pid}`;
 }
 
 /**
- * Removes a stale lock. It is first renamed aside and its bytes compared with what was judged
- * stale, so two processes that both saw the same stale lock cannot remove one a third process has
- * just taken.
+ * Removes the stale file `stale` names, and never a file that replaced it: whether it is gone.
+ * The remover first claims it with a file named after it alone, created exclusively, so of all
+ * the processes that judged it stale exactly one removes it, and a live holder's lock at the same
+ * path is never moved, not even for a moment. A claim whose claimer died is itself removed this way.
  */
-function breakStaleLock(file: string, stale: Seen): void {
-  const aside = `${file}.stale-${uniqueName()}`;
-  try {
-    fs.renameSync(file, aside);
-  } catch {
-    return;
-  }
-  if (readLockFile(aside)?.raw === stale.raw) {
-    fs.rmSync(aside, { force: true });
-    const whose = stale.holder === undefined ? `an unreadable lock file (${stale.raw.length} bytes)` : `dead process ${stale.holder.pid}`;
-    log(`lock ${path.basename(file)}: took over from ${whose}`);
-    return;
+function removeStale(file: string, stale: Seen, depth = 0): boolean {
+  if (depth > MAX_CLAIM_DEPTH) return false;
+  const claim = path.join(path.dirname(file), `.claim-${stale.instance}`);
+  while (!tryCreate(claim, { ...currentProcess(), token: uniqueName() })) {
+    const claimed = readLockFile(claim);
+    if (claimed === undefined) {
+      if (fs.existsSync(claim)) return false;
+      continue;
+    }
+    if (!isStale(claimed) || !removeStale(claim, claimed, depth + 1)) return false;
   }
   try {
-    fs.linkSync(aside, file);
-  } catch {
-    // Someone took the lock meanwhile; the live holder we moved keeps running regardless.
+    if (readLockFile(file)?.instance !== stale.instance) return true;
+    fs.rmSync(file, { force: true });
+    if (depth === 0) log(`lock ${path.basename(file)}: took over from ${describeStale(stale)}`);
+    return true;
+  } finally {
+    fs.rmSync(claim, { force: true });
   }
-  fs.rmSync(aside, { force: true });
 }
 
 export interface LockOptions {
@@ -174,8 +191,9 @@ function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } 
       if (fs.existsSync(file)) return { holder: undefined };
       continue;
     }
-    if (!isStale(file, seen)) return { holder: seen.holder };
-    breakStaleLock(file, seen);
+    if (!isStale(seen)) return { holder: seen.holder };
+    // Not removed: another process claimed it first and is taking it over now.
+    if (!removeStale(file, seen)) return { holder: undefined };
   }
 }
 

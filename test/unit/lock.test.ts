@@ -24,6 +24,34 @@ for (let i = 0; i < 5; i++) {
 }
 `;
 
+/**
+ * Runs `body` in a process of its own with the real lock module as \`lock\` and a stale lock left
+ * by a dead process at \`file\`. \`hook(name, when, step)\` runs \`step\` once, at the first
+ * call of fs[name] whose path argument satisfies \`when\`: the exact interleaving under test.
+ */
+function runInterleaved(dir: string, body: string): ReturnType<typeof spawnSync> {
+  const script = `import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+const lock = await import(${JSON.stringify(LOCK)});
+const dir = process.argv[1];
+const file = dir + '/vm-9.lock';
+fs.writeFileSync(file, JSON.stringify({ pid: ${2 ** 22 + 11}, startTime: '1', token: 'dead' }));
+function hook(name, when, step) {
+  const real = fs[name];
+  let done = false;
+  fs[name] = (target, ...rest) => {
+    if (!done && when(String(target))) {
+      done = true;
+      step();
+    }
+    return real(target, ...rest);
+  };
+  syncBuiltinESMExports();
+}
+${body}`;
+  return spawnSync(NODE, ['--input-type=module', '-e', script, dir], { encoding: 'utf8' });
+}
+
 function runWorker(script: string, args: string[]): Promise<number | null> {
   const child = spawn(NODE, [script, ...args], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('close', resolve));
@@ -55,6 +83,40 @@ describe('cross-process lock', () => {
     expect(Date.now() - started).toBeLessThan(500);
     lock.release();
     expect(fs.readdirSync(locks)).toEqual([]);
+  });
+
+  test('two processes that find the same stale lock: one takes it, and the later one never disturbs it', () => {
+    // B judged the lock stale; before B acts on it, A takes it over and holds it, and C tries.
+    const result = runInterleaved(
+      dir,
+      `let a, c;
+      hook('openSync', (target) => target.includes('/.claim-'), () => {
+        a = lock.tryAcquireLock('vm-9', dir);
+        c = lock.tryAcquireLock('vm-9', dir);
+      });
+      const b = lock.tryAcquireLock('vm-9', dir);
+      const holder = JSON.parse(fs.readFileSync(file, 'utf8'));
+      process.stdout.write(JSON.stringify({ a: !!a, b: !!b, c: !!c, holder: holder.token, files: fs.readdirSync(dir) }));`,
+    );
+    expect(result.stderr).toBe('');
+    const outcome = JSON.parse(String(result.stdout)) as { a: boolean; b: boolean; c: boolean; holder: string; files: string[] };
+    expect(outcome).toMatchObject({ a: true, b: false, c: false, files: ['vm-9.lock'] });
+    expect(outcome.holder).not.toBe('dead');
+  });
+
+  test('a process killed while taking over a stale lock leaves it to the next one', async () => {
+    // Killed between claiming the stale lock and removing it: its claim and the stale lock stay.
+    const killed = runInterleaved(
+      dir,
+      `hook('rmSync', (target) => target === file, () => process.kill(process.pid, 'SIGKILL'));
+      lock.tryAcquireLock('vm-9', dir);`,
+    );
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.claim-'))).toHaveLength(1);
+    const lock = await acquireLock('vm-9', { dir, timeoutMs: 1000 });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'vm-9.lock'), 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   test('a live holder makes a waiter time out with a message naming it', async () => {
