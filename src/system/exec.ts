@@ -50,14 +50,19 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 const KILL_GRACE_MS = 2000;
 /** After the child's exit, how long a pipe may still deliver what the child wrote before it. */
 const PIPE_DRAIN_MS = 200;
+/** How often a timed-out child's process group is looked at until it is gone. */
+const GROUP_POLL_MS = 20;
 const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Children that change a filesystem: when the driver is stopped (SIGTERM) they are left to finish,
  * because a half-written filesystem or a repair cut short is worse than a finished one, and the
- * lock they are registered in keeps a retry off the device until they end. They run in their own
- * session so that a signal sent to the driver's process group does not reach them either. Any other
- * child (probes, mount, openssl) is terminated: a retry simply runs it again.
+ * lock they are registered in keeps a retry off the device until they end. Any other child (probes,
+ * mount, openssl) is terminated: a retry simply runs it again.
+ *
+ * Every child runs in a session of its own, so a signal sent to the driver's process group does
+ * not reach it, and stopping a child stops what it started: mount(8) forks mount.nfs or mount.cifs,
+ * which, left running, would mount after the call has answered Failure (and a retry on top).
  */
 const FINISH_WHEN_ABANDONED = /^(mkfs(\..+)?|mke2fs|mkfs\.xfs|fsck(\..+)?|e2fsck|xfs_repair|resize2fs|xfs_growfs)$/;
 
@@ -149,30 +154,61 @@ interface Exit {
   timedOut: boolean;
 }
 
-/** Waits for the child's exit (not for its pipes), killing it when `timeoutMs` is up. */
+/** Sends `signal` to the child and to every process it started (its process group). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is gone.
+  }
+}
+
+function isGroupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Waits for the child's exit (not for its pipes), killing it and what it started when `timeoutMs`
+ * is up; then also for those to be gone, so nothing it started acts after the call has given up.
+ */
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<Exit> {
   return new Promise((resolve) => {
     let timedOut = false;
     let spawnError: NodeJS.ErrnoException | undefined;
+    let exitCode: number | null = null;
     const timers: NodeJS.Timeout[] = [];
-    const done = (code: number | null) => {
+    const done = () => {
       for (const timer of timers) clearTimeout(timer);
-      resolve({ code, spawnError, timedOut });
+      resolve({ code: exitCode, spawnError, timedOut });
+    };
+    const whenGroupGone = () => {
+      if (child.pid !== undefined && isGroupAlive(child.pid)) timers.push(setTimeout(whenGroupGone, GROUP_POLL_MS));
+      else done();
     };
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        child.kill('SIGTERM');
-        timers.push(setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS));
-        // A child stuck in the kernel may not even die of SIGKILL; the call's bound still holds.
-        timers.push(setTimeout(() => done(null), 2 * KILL_GRACE_MS));
+        signalGroup(child, 'SIGTERM');
+        timers.push(setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS));
+        // A process stuck in the kernel may not even die of SIGKILL; the call's bound still holds.
+        timers.push(setTimeout(done, 2 * KILL_GRACE_MS));
       }, timeoutMs),
     );
     child.once('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;
-      if (child.pid === undefined) done(null);
+      if (child.pid === undefined) done();
     });
-    child.once('exit', (code, signal) => done(code ?? (signal === null ? null : 128 + (os.constants.signals[signal] ?? 0))));
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? (signal === null ? null : 128 + (os.constants.signals[signal] ?? 0));
+      if (timedOut) whenGroupGone();
+      else done();
+    });
   });
 }
 
@@ -184,7 +220,7 @@ export async function run(command: string, args: readonly string[], options: Run
   const stdout = options.secretOutput ? pipeCapture() : fileCapture();
   const stderr = fileCapture();
   const stdio: StdioOptions = [options.input === undefined ? 'ignore' : 'pipe', stdout.stdio, stderr.stdio];
-  const child = process.getBuiltinModule('node:child_process').spawn(command, args, { env: childEnvironment(options.env), stdio, detached: finish });
+  const child = process.getBuiltinModule('node:child_process').spawn(command, args, { env: childEnvironment(options.env), stdio, detached: true });
   const entry: Running = { child, described, finish };
   const name = path.basename(command);
   let stepDone: ((outcome: string) => void) | undefined;
@@ -233,7 +269,7 @@ function logRun(result: RunResult, options: RunOptions, timeoutMs: number, elaps
  */
 onCallStopped(() =>
   [...running].map(({ child, described, finish }) => {
-    if (!finish) child.kill('SIGTERM');
+    if (!finish) signalGroup(child, 'SIGTERM');
     return `${described} (pid ${child.pid}) ${finish ? 'left to finish' : 'terminated'}`;
   }),
 );

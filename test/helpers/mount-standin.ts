@@ -92,31 +92,37 @@ if (!network) realMount(argv);
 
 const options = optionText === '' ? [] : optionText.split(',');
 const [source, target] = positional;
-const record = { argv, fsType, source, target, options, env: {} };
-for (const key of ['PASSWD', 'USER', 'PASSWD_FILE', 'PATH']) if (process.env[key] !== undefined) record.env[key] = process.env[key];
-const credentialOption = options.find((o) => o.startsWith('credentials='));
-if (credentialOption) {
-  const file = credentialOption.slice('credentials='.length);
-  try {
-    const stat = fs.statSync(file);
-    record.credentials = { path: file, mode: stat.mode & 0o777, content: fs.readFileSync(file, 'utf8') };
-  } catch (error) { record.credentials = { path: file, mode: -1, content: 'unreadable: ' + error.message }; }
-}
-fs.appendFileSync(path.join(dir, 'records.jsonl'), JSON.stringify(record) + '\n');
+if (process.env.MOUNT_STANDIN_ROLE !== 'helper') {
+  const record = { argv, fsType, source, target, options, env: {} };
+  for (const key of ['PASSWD', 'USER', 'PASSWD_FILE', 'PATH']) if (process.env[key] !== undefined) record.env[key] = process.env[key];
+  const credentialOption = options.find((o) => o.startsWith('credentials='));
+  if (credentialOption) {
+    const file = credentialOption.slice('credentials='.length);
+    try {
+      const stat = fs.statSync(file);
+      record.credentials = { path: file, mode: stat.mode & 0o777, content: fs.readFileSync(file, 'utf8') };
+    } catch (error) { record.credentials = { path: file, mode: -1, content: 'unreadable: ' + error.message }; }
+  }
+  fs.appendFileSync(path.join(dir, 'records.jsonl'), JSON.stringify(record) + '\n');
 
-if (positional.length !== 2) reject('expected a source and a mount point, got ' + JSON.stringify(positional));
-if (options.some((o) => o === '')) reject('empty mount option in ' + JSON.stringify(optionText));
-if (fsType.startsWith('nfs')) {
-  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\/[^\s,]*$/.test(source)) reject('bad NFS source ' + source + ' (IPv6 needs brackets)');
-  const known = /^(vers|nfsvers|minorversion|hard|soft|softerr|timeo|retrans|rsize|wsize|ro|rw|sec|proto|port|nolock|lock|noresvport|resvport|actimeo|acregmin|acregmax|acdirmin|acdirmax|noac|nconnect|noatime|relatime|atime|intr|nointr|tcp|udp|_netdev|lookupcache|fsc|nofsc|local_lock|nosuid|suid|nodev|dev|noexec|exec|sync|async|bg|fg|retry|mountport|mountproto|namlen|clientaddr|cto|nocto|sharecache|nosharecache)$/;
-  for (const o of options) if (!known.test(o.split('=')[0])) reject('an incorrect mount option was specified: ' + o);
-} else {
-  if (!/^\/\/[^/\s]+\/[^\s]+$/.test(source)) reject('bad UNC path ' + source);
-  for (const o of options) if (/^(password|pass)=/i.test(o)) reject('password given on the command line');
-  if (!options.some((o) => o.startsWith('username=') || o.startsWith('credentials='))) reject('no username');
-  if (!credentialOption && process.env.PASSWD === undefined) reject('no password (PASSWD or credentials=)');
+  if (positional.length !== 2) reject('expected a source and a mount point, got ' + JSON.stringify(positional));
+  if (options.some((o) => o === '')) reject('empty mount option in ' + JSON.stringify(optionText));
+  if (fsType.startsWith('nfs')) {
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\/[^\s,]*$/.test(source)) reject('bad NFS source ' + source + ' (IPv6 needs brackets)');
+    const known = /^(vers|nfsvers|minorversion|hard|soft|softerr|timeo|retrans|rsize|wsize|ro|rw|sec|proto|port|nolock|lock|noresvport|resvport|actimeo|acregmin|acregmax|acdirmin|acdirmax|noac|nconnect|noatime|relatime|atime|intr|nointr|tcp|udp|_netdev|lookupcache|fsc|nofsc|local_lock|nosuid|suid|nodev|dev|noexec|exec|sync|async|bg|fg|retry|mountport|mountproto|namlen|clientaddr|cto|nocto|sharecache|nosharecache)$/;
+    for (const o of options) if (!known.test(o.split('=')[0])) reject('an incorrect mount option was specified: ' + o);
+  } else {
+    if (!/^\/\/[^/\s]+\/[^\s]+$/.test(source)) reject('bad UNC path ' + source);
+    for (const o of options) if (/^(password|pass)=/i.test(o)) reject('password given on the command line');
+    if (!options.some((o) => o.startsWith('username=') || o.startsWith('credentials='))) reject('no username');
+    if (!credentialOption && process.env.PASSWD === undefined) reject('no password (PASSWD or credentials=)');
+  }
+  if (!target || !fs.existsSync(target) || !fs.statSync(target).isDirectory()) reject('mount point ' + target + ' does not exist');
+  // As util-linux's mount(8) does, the mount itself is left to a helper (mount.<type>) it forks and
+  // waits for: a signal sent to mount(8) alone does not reach the helper, which mounts regardless.
+  const helper = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, MOUNT_STANDIN_ROLE: 'helper' } });
+  process.exit(helper.status ?? 1);
 }
-if (!target || !fs.existsSync(target) || !fs.statSync(target).isDirectory()) reject('mount point ' + target + ' does not exist');
 if (process.env.MOUNT_STANDIN_DELAY_MS) spawnSync('sleep', [String(Number(process.env.MOUNT_STANDIN_DELAY_MS) / 1000)]);
 if (process.env.MOUNT_STANDIN_FAIL) reject(process.env.MOUNT_STANDIN_FAIL);
 // A real helper's failure, verbatim: its stderr text (lines and all) and exit status.

@@ -126,6 +126,19 @@ describe.each(BUILDS)('nfs driver ($name)', ({ file }) => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  test("a mount that times out is stopped with its helper, so it does not appear after the Failure and a retry mounts once", async () => {
+    const dir = sandbox.podVolumeDir('nfs', 'pv-late');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 }); // the kubelet's prepareForMount
+    const slow = { MOUNT_STANDIN_DELAY_MS: '2000', FLEXVOLUME_MOUNT_TIMEOUT_SECONDS: '1' };
+    const reply = await sandbox.call('nfs', ['mount', dir, goJson(mountOptions(NFS))], slow);
+    expect(reply.status).toBe('Failure');
+    // Past the moment the helper (mount.nfs) would have mounted, had it outlived mount(8).
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(mountsUnder(sandbox.dir)).toEqual([]);
+    expect((await mountCall(dir, NFS)).status).toBe('Success');
+    expect(mountsUnder(sandbox.dir).filter((mountPoint) => mountPoint === dir)).toHaveLength(1);
+  });
+
   test('a mount error from mount.nfs reaches the reply, and the output stays one document', async () => {
     const dir = sandbox.podVolumeDir('nfs', 'pv-denied');
     const reply = await sandbox.call('nfs', ['mount', dir, goJson(mountOptions(NFS))], {
