@@ -191,7 +191,7 @@ async function mountShareLocked(request: ShareMount): Promise<Reply> {
       return success({ message: 'already mounted' });
     }
     log(`${target} is mounted from ${request.source} but broken; remounting`);
-    await unmount(target, { timeoutMs: 30_000 });
+    await unmount(target, { timeoutMs: 30_000, networkShare: true });
   }
   const created = !fs.existsSync(target);
   ensureMountPoint(target);
@@ -203,6 +203,7 @@ async function mountShareLocked(request: ShareMount): Promise<Reply> {
       options: request.options.map(formatMountOption),
       timeoutMs: request.timeoutMs,
       ...(request.env ? { env: request.env } : {}),
+      networkShare: true,
     });
   } catch (error) {
     if (created) fs.rmdirSync(target);
@@ -214,7 +215,7 @@ async function mountShareLocked(request: ShareMount): Promise<Reply> {
 /** Unmounts a pod's share (however broken) and removes the directory; Success if nothing was mounted. */
 export async function unmountShare(podVolumeDir: PodVolumeDir, lock: ShareLock): Promise<Reply> {
   return withShareLock(podVolumeDir, lock, async () => {
-    await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000 });
+    await cleanupMountPoint(podVolumeDir.path, { timeoutMs: 30_000, networkShare: true });
     return success();
   });
 }

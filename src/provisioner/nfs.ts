@@ -51,11 +51,11 @@ export function createNfsProvisioner(options: NfsProvisionerOptions): VolumeDriv
   async function withExport<T>(server: string, share: string, mountOptions: string[], name: string, work: (root: string) => T): Promise<T> {
     const target = path.join(options.mountDir, name);
     ensureMountPoint(target);
-    await mount({ source: nfsSource(server, share), target, fsType: 'nfs', options: mountOptions, timeoutMs: options.timeoutMs });
+    await mount({ source: nfsSource(server, share), target, fsType: 'nfs', options: mountOptions, timeoutMs: options.timeoutMs, networkShare: true });
     try {
       return work(target);
     } finally {
-      await cleanupMountPoint(target, { timeoutMs: options.timeoutMs });
+      await cleanupMountPoint(target, { timeoutMs: options.timeoutMs, networkShare: true });
     }
   }
 

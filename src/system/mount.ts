@@ -2,7 +2,7 @@
 // deletes data: a directory is only rmdir()ed, and only once nothing is mounted on it.
 import * as fs from 'node:fs';
 import { DriverError } from '../flexvolume/errors.ts';
-import { lastLine, run } from './exec.ts';
+import { lastLine, run, type RunResult } from './exec.ts';
 import { findMount, type MountEntry } from './mount-table.ts';
 import { log } from './log.ts';
 
@@ -14,6 +14,8 @@ export interface MountRequest {
   timeoutMs: number;
   /** For credentials (mount.cifs reads PASSWD); never logged. */
   env?: Record<string, string>;
+  /** A network share: see UnmountOptions. */
+  networkShare?: boolean;
 }
 
 export async function mount(request: MountRequest): Promise<void> {
@@ -23,7 +25,7 @@ export async function mount(request: MountRequest): Promise<void> {
   const result = await run('mount', args, { timeoutMs: request.timeoutMs, ...(request.env ? { env: request.env } : {}) });
   if (result.timedOut) {
     // The kernel may still complete the mount after mount(8) was killed; never leave it behind.
-    await unmount(request.target, { timeoutMs: 10_000 }).catch(() => undefined);
+    await unmount(request.target, { timeoutMs: 10_000, networkShare: request.networkShare }).catch(() => undefined);
     throw new DriverError(
       `mounting ${request.source} did not finish within ${request.timeoutMs / 1000} s; check that the server is reachable from this node`,
     );
@@ -45,28 +47,33 @@ export async function bindMount(source: string, target: string, options: { readO
 
 export interface UnmountOptions {
   timeoutMs: number;
+  /**
+   * A network share, whose server may be gone for good (a dead NFS server, a CIFS share after a
+   * key rotation): when a plain umount fails or hangs, it is forced (-f), then detached lazily
+   * (-l). Never a disk's filesystem: one still in use stays alive after a lazy unmount, and its
+   * writes are lost once the disk is detached, so a busy disk stays mounted and the call fails.
+   */
+  networkShare?: boolean;
 }
 
-/**
- * Unmounts everything stacked on `target`. A plain umount comes first; if it fails or hangs (a
- * dead NFS server, a CIFS share after key rotation) a forced and then a lazy unmount follow, so the
- * call always ends within about `timeoutMs`.
- */
+/** Unmounts everything stacked on `target`, within about `timeoutMs`. */
 export async function unmount(target: string, options: UnmountOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
-  const attempts: string[][] = [[target], ['-f', target], ['-l', target]];
+  const attempts: string[][] = options.networkShare ? [[target], ['-f', target], ['-l', target]] : [[target]];
   for (let round = 0; findMount(target) !== undefined; round++) {
     if (round === 8) throw new DriverError(`${target} is still mounted after unmounting it 8 times`);
-    let unmounted = false;
+    let failed: RunResult | undefined;
     for (const args of attempts) {
       const remaining = Math.max(1000, deadline - Date.now());
       const result = await run('umount', args, { timeoutMs: Math.min(remaining, options.timeoutMs / 2) });
-      if (result.exitCode === 0 || findMount(target) === undefined) {
-        unmounted = true;
-        break;
-      }
+      failed = result.exitCode === 0 || findMount(target) === undefined ? undefined : result;
+      if (failed === undefined) break;
     }
-    if (!unmounted) throw new DriverError(`could not unmount ${target}, not even lazily; see the log for umount's output`);
+    if (failed === undefined) continue;
+    if (options.networkShare) throw new DriverError(`could not unmount ${target}, not even lazily; see the log for umount's output`);
+    throw new DriverError(
+      `could not unmount ${target}: ${lastLine(failed)}; it stays mounted (and its disk attached) until nothing uses it: \`fuser -vm ${target}\` names what does`,
+    );
   }
 }
 

@@ -229,6 +229,26 @@ describe.each(BUILDS)('azuredisk node side ($name)', ({ file }) => {
   describe('mountdevice, the kubelet bind mount, unmountdevice', () => {
     const prepareGlobalPath = () => fs.mkdirSync(globalPath, { recursive: true, mode: 0o750 });
 
+    test('a filesystem still in use is never unmounted lazily: unmountdevice fails, naming it, and it stays mounted', async () => {
+      attachDataDisk(0, 64 * MiB);
+      const device = (await call(['waitforattach', '0', volumeJson()])).device ?? '';
+      prepareGlobalPath();
+      expect((await call(['mountdevice', globalPath, device, volumeJson()])).status).toBe('Success');
+      // A process that still writes there (a stuck container, a debug shell).
+      const file = fs.openSync(path.join(globalPath, 'open.log'), 'a');
+      try {
+        const reply = await call(['unmountdevice', globalPath]);
+        expect(reply.status).toBe('Failure');
+        expect(reply.message).toMatch(/could not unmount .*busy.*fuser -vm/);
+        expect(findMount(globalPath)).toBeDefined();
+        fs.writeSync(file, 'still written to the disk\n');
+      } finally {
+        fs.closeSync(file);
+      }
+      expect((await call(['unmountdevice', globalPath])).status).toBe('Success');
+      expect(mountsUnder(sandbox.dir)).toEqual([]);
+    });
+
     test('formats a blank disk once, and what a pod wrote survives unmountdevice and a second mountdevice', async () => {
       const loop = attachDataDisk(0, 64 * MiB);
       const attached = await call(['waitforattach', '0', volumeJson()]);
