@@ -45,7 +45,17 @@ function parseHolder(raw: string): Holder | undefined {
   }
 }
 
-function readLockFile(file: string): Seen | undefined {
+/** Who holds the lock now, read the cheap way: for this process's own lock, which nobody else replaces. */
+function readHolder(file: string): Holder | undefined {
+  try {
+    return parseHolder(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock file as it is now, for judging it and taking it over. */
+function inspectLockFile(file: string): Seen | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -113,7 +123,7 @@ function removeStale(file: string, stale: Seen, depth = 0): boolean {
   if (depth > MAX_CLAIM_DEPTH) return false;
   const claim = path.join(path.dirname(file), `.claim-${stale.instance}`);
   while (!tryCreate(claim, { ...currentProcess(), token: uniqueName() })) {
-    const claimed = readLockFile(claim);
+    const claimed = inspectLockFile(claim);
     if (claimed === undefined) {
       if (fs.existsSync(claim)) return false;
       continue;
@@ -121,7 +131,7 @@ function removeStale(file: string, stale: Seen, depth = 0): boolean {
     if (!isStale(claimed) || !removeStale(claim, claimed, depth + 1)) return false;
   }
   try {
-    if (readLockFile(file)?.instance !== stale.instance) return true;
+    if (inspectLockFile(file)?.instance !== stale.instance) return true;
     fs.rmSync(file, { force: true });
     if (depth === 0) log(`lock ${path.basename(file)}: took over from ${describeStale(stale)}`);
     return true;
@@ -157,7 +167,7 @@ function lockOf(file: string, holder: Holder): Lock {
   return {
     release(): void {
       held.delete(file);
-      if (readLockFile(file)?.holder?.token === holder.token) fs.rmSync(file, { force: true });
+      if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true });
     },
   };
 }
@@ -171,7 +181,7 @@ export function coverChildInHeldLocks(child: ProcessIdentity): void {
     holder.children = [...(holder.children ?? []).filter(isAlive), child];
     const next = `${file}.${uniqueName()}.tmp`;
     try {
-      if (readLockFile(file)?.holder?.token !== holder.token) continue;
+      if (readHolder(file)?.token !== holder.token) continue;
       fs.writeFileSync(next, JSON.stringify(holder), { mode: 0o600 });
       fs.renameSync(next, file);
     } catch (error) {
@@ -186,7 +196,7 @@ function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } 
   const holder: Holder = { ...currentProcess(), token: uniqueName() };
   for (;;) {
     if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
-    const seen = readLockFile(file);
+    const seen = inspectLockFile(file);
     if (seen === undefined) {
       if (fs.existsSync(file)) return { holder: undefined };
       continue;
