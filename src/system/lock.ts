@@ -114,6 +114,24 @@ function describeStale(stale: Seen): string {
 }
 
 /**
+ * Creates `claim` whole, never empty: a claimer that stalls before writing must not look like one
+ * that died (an unreadable file is stale after a few seconds), or two would remove at once.
+ */
+function tryClaim(claim: string): boolean {
+  const written = `${claim}.${uniqueName()}.tmp`;
+  try {
+    fs.writeFileSync(written, JSON.stringify({ ...currentProcess(), token: uniqueName() }), { mode: 0o600, flag: 'wx' });
+    fs.linkSync(written, claim);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw stateDirError(path.dirname(claim), error);
+  } finally {
+    fs.rmSync(written, { force: true });
+  }
+}
+
+/**
  * Removes the stale file `stale` names, and never a file that replaced it: whether it is gone.
  * The remover first claims it with a file named after it alone, created exclusively, so of all
  * the processes that judged it stale exactly one removes it, and a live holder's lock at the same
@@ -122,7 +140,7 @@ function describeStale(stale: Seen): string {
 function removeStale(file: string, stale: Seen, depth = 0): boolean {
   if (depth > MAX_CLAIM_DEPTH) return false;
   const claim = path.join(path.dirname(file), `.claim-${stale.instance}`);
-  while (!tryCreate(claim, { ...currentProcess(), token: uniqueName() })) {
+  while (!tryClaim(claim)) {
     const claimed = inspectLockFile(claim);
     if (claimed === undefined) {
       if (fs.existsSync(claim)) return false;
@@ -131,7 +149,9 @@ function removeStale(file: string, stale: Seen, depth = 0): boolean {
     if (!isStale(claimed) || !removeStale(claim, claimed, depth + 1)) return false;
   }
   try {
-    if (inspectLockFile(file)?.instance !== stale.instance) return true;
+    // The same file: its inode and times, and its bytes, since a lock's token is never reused.
+    const now = inspectLockFile(file);
+    if (now?.instance !== stale.instance || now.raw !== stale.raw) return true;
     fs.rmSync(file, { force: true });
     if (depth === 0) log(`lock ${path.basename(file)}: took over from ${describeStale(stale)}`);
     return true;
