@@ -164,13 +164,24 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-function isGroupAlive(pid: number): boolean {
+/** Whether a process of group `pgid` still runs: zombies do not (without an init to reap them they stay). */
+function isGroupAlive(pgid: number): boolean {
   try {
-    process.kill(-pid, 0);
-    return true;
+    process.kill(-pgid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return fs.readdirSync('/proc').some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the command name: state, ppid, pgrp.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(pgrp) === pgid && state !== 'Z';
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
@@ -182,12 +193,15 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<Exit> {
     let timedOut = false;
     let spawnError: NodeJS.ErrnoException | undefined;
     let exitCode: number | null = null;
+    let settled = false;
     const timers: NodeJS.Timeout[] = [];
     const done = () => {
+      settled = true;
       for (const timer of timers) clearTimeout(timer);
       resolve({ code: exitCode, spawnError, timedOut });
     };
     const whenGroupGone = () => {
+      if (settled) return;
       if (child.pid !== undefined && isGroupAlive(child.pid)) timers.push(setTimeout(whenGroupGone, GROUP_POLL_MS));
       else done();
     };

@@ -49,6 +49,14 @@ describe('exec', () => {
     await expect(runChecked('sleep', ['30'], { timeoutMs: 200 })).rejects.toThrow('sleep did not finish within 0.2 s');
   });
 
+  test("a timed-out child's process group is stopped with it, and the call ends once nothing in it runs", async () => {
+    const started = Date.now();
+    const done = await run('sh', ['-c', 'sleep 30; true'], { timeoutMs: 300 });
+    expect(done.timedOut).toBe(true);
+    // The sleep died of the group's SIGTERM; a zombie left for an init that does not reap is not waited for.
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   test('NODE_OPTIONS of this process does not reach a child; env adds to the rest', async () => {
     process.env.NODE_OPTIONS = '--require=/nonexistent';
     process.env.EXEC_TEST_INHERITED = 'kept';
