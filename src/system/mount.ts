@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { DriverError } from '../flexvolume/errors.ts';
 import { lastLine, run, type RunResult } from './exec.ts';
-import { findMount, type MountEntry } from './mount-table.ts';
+import { findMount, readMountTable, type MountEntry } from './mount-table.ts';
 import { log } from './log.ts';
 
 export interface MountRequest {
@@ -56,6 +56,16 @@ export interface UnmountOptions {
   networkShare?: boolean;
 }
 
+/** What keeps a disk's filesystem from unmounting, for the operator's next step. */
+function whatHolds(target: string, failed: RunResult): string {
+  const inside = readMountTable()
+    .map((entry) => entry.mountPoint)
+    .filter((mountPoint) => mountPoint.startsWith(`${target}/`));
+  if (inside.length > 0) return `what is mounted inside it is unmounted first (${inside.join(', ')})`;
+  if (failed.timedOut) return 'umount can finish: check the disk and the kernel log (dmesg)';
+  return `nothing uses it: \`fuser -vm ${target}\` names the processes that do`;
+}
+
 /** Unmounts everything stacked on `target`, within about `timeoutMs`. */
 export async function unmount(target: string, options: UnmountOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
@@ -71,9 +81,7 @@ export async function unmount(target: string, options: UnmountOptions): Promise<
     }
     if (failed === undefined) continue;
     if (options.networkShare) throw new DriverError(`could not unmount ${target}, not even lazily; see the log for umount's output`);
-    throw new DriverError(
-      `could not unmount ${target}: ${lastLine(failed)}; it stays mounted (and its disk attached) until nothing uses it: \`fuser -vm ${target}\` names what does`,
-    );
+    throw new DriverError(`could not unmount ${target}: ${lastLine(failed).replace(/\.$/, '')}; it stays mounted, and its disk attached, until ${whatHolds(target, failed)}`);
   }
 }
 

@@ -245,6 +245,15 @@ describe.each(BUILDS)('azuredisk node side ($name)', ({ file }) => {
       } finally {
         fs.closeSync(file);
       }
+      // A mount inside it, which fuser would not name.
+      const inside = path.join(globalPath, 'inner');
+      fs.mkdirSync(inside);
+      sh('mount', ['-t', 'tmpfs', 'inner', inside]);
+      const nested = await call(['unmountdevice', globalPath]);
+      expect(nested.status).toBe('Failure');
+      expect(nested.message).toContain(`what is mounted inside it is unmounted first (${inside})`);
+      sh('umount', [inside]);
+      fs.rmdirSync(inside);
       expect((await call(['unmountdevice', globalPath])).status).toBe('Success');
       expect(mountsUnder(sandbox.dir)).toEqual([]);
     });
