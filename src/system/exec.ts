@@ -22,6 +22,7 @@ import { coverChildInHeldLocks } from './lock.ts';
 import { log } from './log.ts';
 import { noteProgress, onCallStopped } from './progress.ts';
 import { identityOf, uniqueName } from './process-identity.ts';
+import { isGroupAlive } from './processes.ts';
 
 /** Under `env -i` (a minimal controller-manager image) there is no PATH; tools live here. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -162,26 +163,6 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // The group is gone.
   }
-}
-
-/** Whether a process of group `pgid` still runs: zombies do not (without an init to reap them they stay). */
-function isGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return fs.readdirSync('/proc').some((entry) => {
-    if (!/^\d+$/.test(entry)) return false;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // After the command name: state, ppid, pgrp.
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(pgrp) === pgid && state !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 }
 
 /**

@@ -22,14 +22,22 @@ export interface ProcessIdentity {
   startTime: string;
 }
 
-export function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat from the third on (state, ppid, pgrp, …), counted after the
+ * command name, which may contain spaces, closes with ')'.
+ */
+export function processStat(pid: number | string): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name (which may contain spaces) closes with ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/<pid>/stat. */
+export function processStartTime(pid: number): string | undefined {
+  return processStat(pid)?.[19];
 }
 
 export function identityOf(pid: number): ProcessIdentity | undefined {

@@ -1,7 +1,8 @@
-// Other processes of this program, found in /proc: the calls the controller-manager has started
-// alongside this one. Compared by executable (device and inode, so every hard link and symlink of
-// the driver counts) and by what their arguments say.
+// Other processes, found in /proc: the calls of this program the controller-manager has started
+// alongside this one, compared by executable (device and inode, so every hard link and symlink of
+// the driver counts) and by what their arguments say; and what a child started (its process group).
 import * as fs from 'node:fs';
+import { processStat } from './process-identity.ts';
 
 /** Pids of the other processes running this process's executable whose arguments `matches` accepts. */
 export function peerProcesses(matches: (argv: string[]) => boolean): number[] {
@@ -24,4 +25,17 @@ export function peerProcesses(matches: (argv: string[]) => boolean): number[] {
     }
   }
   return pids;
+}
+
+/** Whether a process of group `pgid` still runs: zombies do not (without an init to reap them they stay). */
+export function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return fs.readdirSync('/proc').some((name) => {
+    const [state, , pgrp] = /^\d+$/.test(name) ? (processStat(name) ?? []) : [];
+    return Number(pgrp) === pgid && state !== 'Z';
+  });
 }
