@@ -26,6 +26,8 @@ const bin = path.join(root, 'bin');
 const { version, engines } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const bundleOnly = process.argv.includes('--bundle-only');
 const arch = process.argv.find((arg) => arg.startsWith('--arch='))?.slice('--arch='.length) ?? 'x64';
+/** What the training's mount(8) says, so that a training mount is known to have gone to it. */
+const REFUSED_BY_TRAINING = 'mount refused by the code cache training';
 
 /**
  * What each architecture's standalone binary is made of. V8 code cache is only valid for the V8
@@ -195,12 +197,22 @@ function modulesIn(part, result) {
  */
 async function trainCodeCache() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flexvolume-training-'));
+  const tools = path.join(dir, 'tools');
+  fs.mkdirSync(tools);
+  // A mount(8) that refuses every mount (exit 32, as mount does), first on the PATH: the training
+  // mounts run their whole call (the options, the lock, the spawn, the failure) and mount nothing.
+  // Stopped earlier, at an invalid option, they left a real mount's code to be compiled per call.
+  fs.writeFileSync(path.join(tools, 'mount'), `#!/bin/sh\necho '${REFUSED_BY_TRAINING}' >&2\nexit 32\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'azure.json'), JSON.stringify({ cloud: 'AzurePublicCloud' }));
   const training = {
+    PATH: `${tools}:${process.env.PATH ?? ''}`,
+    AZURE_CREDENTIAL_FILE: path.join(dir, 'azure.json'),
     FLEXVOLUME_LOG_FILE: path.join(dir, 'driver.log'),
     FLEXVOLUME_STATE_DIR: path.join(dir, 'state'),
     FLEXVOLUME_SYS_ROOT: path.join(dir, 'sys'),
     FLEXVOLUME_DEV_ROOT: path.join(dir, 'dev'),
     FLEXVOLUME_WAITFORATTACH_TIMEOUT_SECONDS: '0.001',
+    FLEXVOLUME_MOUNT_TIMEOUT_SECONDS: '5',
   };
   const saved = Object.fromEntries(Object.keys(training).map((name) => [name, process.env[name]]));
   try {
@@ -211,8 +223,10 @@ async function trainCodeCache() {
     for (const [expected, driver, command, ...args] of trainingCalls(dir)) {
       const invocation = { executablePath: path.join(dir, 'plugin', driver), invokedAs: driver, args: [command, ...args] };
       const reply = await core[PARTS.core.entry].runKubeletCall(invocation, { driver, command, args, verbose: false });
-      // A training call that got further than meant to could have mounted something: stop the build.
-      if (reply.status !== expected) throw new Error(`training call ${driver} ${command} answered ${JSON.stringify(reply)}, not ${expected}`);
+      // A training call that got further than meant to could have mounted something, and a mount
+      // not refused by the stand-in above went to a real mount(8): stop the build.
+      const refused = command !== 'mount' || reply.message?.includes(REFUSED_BY_TRAINING);
+      if (reply.status !== expected || !refused) throw new Error(`training call ${driver} ${command} answered ${JSON.stringify(reply)}, not ${expected}`);
     }
     for (const [part, script] of parts.scripts()) fs.writeFileSync(path.join(bin, partCodeCache(part)), script.createCachedData());
   } finally {
@@ -224,18 +238,27 @@ async function trainCodeCache() {
   }
 }
 
-/** The hot calls and how each answers, stopping short of changing anything: nothing mounted, an invalid option, no disk. */
+/** The hot calls and how each answers, stopping short of changing anything: a refused mount, nothing mounted, no disk. */
 function trainingCalls(dir) {
   const kubelet = path.join(dir, 'kubelet');
   const pod = (driver) => path.join(kubelet, 'pods/7f0c6d3e-0000-4000-8000-000000000000/volumes', `azure~${driver}`, 'training');
   const global = path.join(kubelet, 'plugins/kubernetes.io/flexvolume/azure/azuredisk/mounts/training');
   for (const made of [pod('nfs'), pod('azurefile'), global]) fs.mkdirSync(made, { recursive: true });
   const base = { 'kubernetes.io/fsType': 'ext4', 'kubernetes.io/pvOrVolumeName': 'training', 'kubernetes.io/readwrite': 'rw' };
+  const podFields = {
+    'kubernetes.io/pod.name': 'training',
+    'kubernetes.io/pod.namespace': 'default',
+    'kubernetes.io/pod.uid': '7f0c6d3e-0000-4000-8000-000000000000',
+    'kubernetes.io/serviceAccount.name': 'default',
+    'kubernetes.io/mounterArgs.FsGroup': '2000',
+  };
+  const base64 = (text) => Buffer.from(text).toString('base64');
+  const secret = { 'kubernetes.io/secret/azurestorageaccountname': base64('training'), 'kubernetes.io/secret/azurestorageaccountkey': base64('training-key') };
   const disk = JSON.stringify({ ...base, diskName: 'training', diskURI: '/subscriptions/0/resourceGroups/training/providers/Microsoft.Compute/disks/training' });
   return [
-    ['Failure', 'nfs', 'mount', pod('nfs'), JSON.stringify({ ...base, server: 'not a host', share: '/training' })],
+    ['Failure', 'nfs', 'mount', pod('nfs'), JSON.stringify({ ...base, server: '10.0.0.5', share: '/training', mountOptions: 'nfsvers=4.1,hard' })],
     ['Success', 'nfs', 'unmount', pod('nfs')],
-    ['Failure', 'azurefile', 'mount', pod('azurefile'), JSON.stringify({ ...base, shareName: '-' })],
+    ['Failure', 'azurefile', 'mount', pod('azurefile'), JSON.stringify({ ...base, ...podFields, shareName: 'training', ...secret })],
     ['Success', 'azurefile', 'unmount', pod('azurefile')],
     ['Failure', 'azuredisk', 'waitforattach', '0', disk],
     ['Failure', 'azuredisk', 'mountdevice', global, path.join(dir, 'no-disk'), disk],
