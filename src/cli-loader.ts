@@ -23,6 +23,7 @@ import * as errors from './flexvolume/errors.ts';
 import * as reply from './flexvolume/reply.ts';
 import * as invocation from './invocation.ts';
 import * as settings from './settings.ts';
+import * as entryPath from './system/entry-path.ts';
 import * as log from './system/log.ts';
 import * as progress from './system/progress.ts';
 import * as stdioGuard from './system/stdio-guard.ts';
@@ -35,6 +36,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = {
   'flexvolume/reply.ts': reply,
   'invocation.ts': invocation,
   'settings.ts': settings,
+  'system/entry-path.ts': entryPath,
   'system/log.ts': log,
   'system/progress.ts': progress,
   'system/stdio-guard.ts': stdioGuard,

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { entryPath } from './system/entry-path.ts';
 import { DEFAULT_LOG_FILE } from './system/log.ts';
 
 export type AzurediskMode = 'controller' | 'node';
@@ -77,7 +78,7 @@ function positiveSeconds(value: unknown): number | undefined {
 export const configFileName = (driverName: string): string => `${driverName}.conf.json`;
 
 export function configFileFor(executablePath: string, driverName: string): string {
-  return path.join(path.dirname(executablePath), configFileName(driverName));
+  return entryPath(path.dirname(executablePath), configFileName(driverName));
 }
 
 export function loadSettings(executablePath: string, driverName: string, env: NodeJS.ProcessEnv = process.env): Settings {

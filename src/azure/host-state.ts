@@ -1,7 +1,7 @@
 // Where this host keeps what its Azure calls share, and what a call may learn from it without
 // loading the Azure SDK: which machine a node is, and the data disks the last read of it showed.
-import * as path from 'node:path';
 import type { DataDisk } from '@azure/arm-compute';
+import { entryPath } from '../system/entry-path.ts';
 import { RecordStore } from '../system/state.ts';
 import { findDataDisk } from './data-disks.ts';
 import type { Machine, MachineRef } from './machines.ts';
@@ -19,8 +19,8 @@ export interface AzureStateDirs {
 }
 
 export function azureStateDirs(stateDir: string): AzureStateDirs {
-  const azure = path.join(stateDir, 'azure');
-  return { throttle: path.join(azure, 'throttle'), vms: path.join(azure, 'vms'), nodes: path.join(azure, 'nodes'), queue: path.join(azure, 'queue') };
+  const azure = entryPath(stateDir, 'azure');
+  return { throttle: entryPath(azure, 'throttle'), vms: entryPath(azure, 'vms'), nodes: entryPath(azure, 'nodes'), queue: entryPath(azure, 'queue') };
 }
 
 /** A node's name as a key for files and locks: ARM names are case-insensitive. */

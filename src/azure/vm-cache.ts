@@ -12,7 +12,7 @@
 // dated mark of doubt that outranks every older entry, a list still in flight included, so the
 // cache never outlives a change this host made (the stale-cache bug of known-issues §22 was
 // a cache cleared *before* the update). Writes never plan from it: they always read fresh.
-import * as path from 'node:path';
+import { entryPath } from '../system/entry-path.ts';
 import { withLock } from '../system/lock.ts';
 import { RecordStore } from '../system/state.ts';
 import { machineKey, type Machine, type MachineRef } from './machines.ts';
@@ -62,8 +62,8 @@ export class VmCache {
     this.dir = options.dir;
     // What a crash loses is read again; a list writes hundreds of entries, each fsync a disk flush.
     this.store = new RecordStore(options.dir, { durable: false });
-    this.listed = new RecordStore(path.join(options.dir, 'listed'), { durable: false });
-    this.groups = new RecordStore(path.join(options.dir, 'lists'), { durable: false });
+    this.listed = new RecordStore(entryPath(options.dir, 'listed'), { durable: false });
+    this.groups = new RecordStore(entryPath(options.dir, 'lists'), { durable: false });
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_VM_CACHE_MS;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
   }

@@ -1,12 +1,12 @@
 // What the nfs and azurefile drivers share: validated mount-option lists, NFS sources, and an
 // idempotent, bounded mount and unmount of a network share at a pod's volume directory.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { DriverError } from '../flexvolume/errors.ts';
 import { checkedString, lazily } from '../flexvolume/options.ts';
 import { success, type Reply } from '../flexvolume/reply.ts';
 import type { PodVolumeDir } from '../flexvolume/paths.ts';
+import { entryPath } from '../system/entry-path.ts';
 import { withLock } from '../system/lock.ts';
 import { log } from '../system/log.ts';
 import { cleanupMountPoint, ensureMountPoint, isMountHealthy, mount, unmount } from '../system/mount.ts';
@@ -124,7 +124,7 @@ export interface ShareLock {
 
 /** Long enough to outwait a holder that is itself waiting out a mount's time bound. */
 export function shareLock(stateDir: string, mountTimeoutMs: number): ShareLock {
-  return { dir: path.join(stateDir, 'locks'), waitMs: mountTimeoutMs + 60_000 };
+  return { dir: entryPath(stateDir, 'locks'), waitMs: mountTimeoutMs + 60_000 };
 }
 
 export interface ShareMount {

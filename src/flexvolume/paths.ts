@@ -3,6 +3,7 @@
 // to where they really are on this node, which is what the mount table shows.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { entryPath } from '../system/entry-path.ts';
 import { InvalidInput } from './errors.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface DeviceMountPath {
 }
 
 const SEGMENT = '[^/\\x00-\\x1f]+';
+/** A `//`, a `.` or a `..`: what path.normalize would change in an absolute path with no trailing slash. */
+const UNNORMALIZED = /\/\/|\/\.\.?(\/|$)/;
 const POD_VOLUME_DIR = new RegExp(`^(/.*)/pods/(${SEGMENT})/volumes/([a-z0-9.-]+)~(${SEGMENT})/(${SEGMENT})$`);
 const DEVICE_MOUNT_PATH = new RegExp(
   `^(/.*)/plugins/kubernetes\\.io/flexvolume/([a-z0-9.-]+)/(${SEGMENT})/mounts/(${SEGMENT})$`,
@@ -43,7 +46,7 @@ function checkAbsolute(what: string, value: string): string {
   }
   if (!path.isAbsolute(value)) throw new InvalidInput(`${what} '${value}' must be an absolute path`);
   const trimmed = value.length > 1 ? value.replace(/\/+$/, '') : value;
-  if (path.normalize(trimmed) !== trimmed || trimmed.split('/').includes('..')) {
+  if (UNNORMALIZED.test(trimmed)) {
     throw new InvalidInput(`${what} '${value}' must be a normalized path without '..' or '//'`);
   }
   if (trimmed.length > 4096) throw new InvalidInput(`${what} is longer than PATH_MAX`);
@@ -59,8 +62,9 @@ export function parsePodVolumeDir(value: string, driverName: string): PodVolumeD
         'the kubelet passes that path, so check the flexVolume.driver name and the kubelet root dir',
     );
   }
-  const [, kubeletRoot = '', podUid = '', vendor = '', , volumeName = ''] = match;
-  return { ...inKubeletTree('pod volume directory', dir, kubeletRoot), podUid, vendor, volumeName };
+  const [, kubeletRoot = '', podUid = '', vendor = '', driver = '', volumeName = ''] = match;
+  const below = ['pods', podUid, 'volumes', `${vendor}~${driver}`, volumeName];
+  return { ...inKubeletTree('pod volume directory', kubeletRoot, below), podUid, vendor, volumeName };
 }
 
 export function parseDeviceMountPath(value: string, driverName: string): DeviceMountPath {
@@ -71,8 +75,13 @@ export function parseDeviceMountPath(value: string, driverName: string): DeviceM
       `device mount path '${value}' is not <kubelet root>/plugins/kubernetes.io/flexvolume/<vendor>/${driverName}/mounts/<volume>`,
     );
   }
-  const [, kubeletRoot = '', vendor = '', , volumeName = ''] = match;
-  return { ...inKubeletTree('device mount path', dir, kubeletRoot), vendor, volumeName };
+  const [, kubeletRoot = '', vendor = '', driver = '', volumeName = ''] = match;
+  return { ...inKubeletTree('device mount path', kubeletRoot, deviceMountNames(vendor, driver, volumeName)), vendor, volumeName };
+}
+
+/** The names of a global mount path below the kubelet root. */
+function deviceMountNames(vendor: string, driverName: string, volumeName: string): string[] {
+  return ['plugins', 'kubernetes.io', 'flexvolume', vendor, driverName, 'mounts', volumeName];
 }
 
 type EntryType = 'directory' | 'symlink' | 'other';
@@ -115,9 +124,10 @@ function symlinkTarget(link: string): string {
 }
 
 /**
- * `dir` as it really is on this node: the kubelet root's real path (a symlinked root such as
- * /var/lib/kubelet -> /mnt/kubelet is a real layout, and mounts show up under the target), then
- * the rest of `dir`, in which no existing entry may be a symlink or anything but a directory.
+ * `<kubeletRoot>/<below…>` as it really is on this node: the kubelet root's real path (a symlinked
+ * root such as /var/lib/kubelet -> /mnt/kubelet is a real layout, and mounts show up under the
+ * target), then the names below it, of which no existing entry may be a symlink or anything but a
+ * directory.
  *
  * The kubelet creates everything below its root itself, and never as a symlink. One found there
  * was planted: followed, it would put the mount (or the directories created for it) outside the
@@ -125,14 +135,14 @@ function symlinkTarget(link: string): string {
  * So every symlink below the root is refused, wherever it points, and the missing part of `dir` is
  * only ever created below the root's real path.
  */
-function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: string; kubeletRoot: string } {
+function inKubeletTree(what: string, kubeletRoot: string, below: readonly string[]): { path: string; kubeletRoot: string } {
+  const dir = entryPath(kubeletRoot, ...below);
   const realRoot = realPathOf(kubeletRoot);
-  const below = path.relative(kubeletRoot, dir).split('/');
   let current = realRoot;
   for (const name of below) {
     const type = entryType(current, name);
     if (type === undefined) break;
-    const entry = path.join(current, name);
+    const entry = entryPath(current, name);
     if (type === 'symlink') {
       throw new InvalidInput(
         `${what} '${dir}' leads through ${entry}, a symlink to ${symlinkTarget(entry)}; the kubelet never creates symlinks ` +
@@ -143,7 +153,7 @@ function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: 
     if (type !== 'directory') throw new InvalidInput(`${what} '${dir}': ${entry} is not a directory; nothing was changed`);
     current = entry;
   }
-  return { path: path.join(realRoot, ...below), kubeletRoot: realRoot };
+  return { path: entryPath(realRoot, ...below), kubeletRoot: realRoot };
 }
 
 /**
@@ -151,8 +161,8 @@ function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: 
  * checked for symlinks as a path the kubelet passed would be.
  */
 export function deviceMountPathFor(pod: PodVolumeDir, driverName: string): DeviceMountPath {
-  const dir = path.join(pod.kubeletRoot, 'plugins/kubernetes.io/flexvolume', pod.vendor, driverName, 'mounts', pod.volumeName);
-  return { ...inKubeletTree('device mount path', dir, pod.kubeletRoot), vendor: pod.vendor, volumeName: pod.volumeName };
+  const below = deviceMountNames(pod.vendor, driverName, pod.volumeName);
+  return { ...inKubeletTree('device mount path', pod.kubeletRoot, below), vendor: pod.vendor, volumeName: pod.volumeName };
 }
 
 const NAME = /^[A-Za-z0-9]([-A-Za-z0-9._]{0,251}[A-Za-z0-9])?$/;

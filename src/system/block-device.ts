@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../flexvolume/errors.ts';
+import { entryPath } from './entry-path.ts';
 import { lastLine, run, runChecked } from './exec.ts';
 import { tryAcquireLock, type Lock } from './lock.ts';
 import { log } from './log.ts';
@@ -25,7 +26,7 @@ export function openBlockDevice(devicePath: string): BlockDevice {
   let resolved: string;
   let stat: fs.BigIntStats;
   try {
-    resolved = fs.realpathSync(devicePath);
+    resolved = fs.realpathSync.native(devicePath);
     stat = fs.statSync(resolved, { bigint: true });
   } catch (error) {
     throw new DriverError(`device ${devicePath} does not exist on this node (${(error as NodeJS.ErrnoException).code}); is the disk attached?`);
@@ -245,7 +246,7 @@ export async function findWrittenRegions(device: string, regions: readonly Metad
 
 /** The kernel's view of a block device through sysfs (`/sys/dev/block/<major:minor>/<attribute>`). */
 function readDeviceAttribute(sysRoot: string, device: BlockDevice, attribute: string): string {
-  return fs.readFileSync(path.join(sysRoot, 'dev/block', device.number, attribute), 'utf8').trim();
+  return fs.readFileSync(entryPath(sysRoot, 'dev/block', device.number, attribute), 'utf8').trim();
 }
 
 /** The size the kernel reports, in bytes (sysfs counts 512-byte sectors whatever the disk's sector size). */
@@ -360,7 +361,7 @@ export async function filesystemSizeBytes(device: string, fsType: string, option
  * SCSI parent (NVMe, loop) have no rescan file and learn their size by other means.
  */
 export function rescanDeviceSize(sysRoot: string, name: string): boolean {
-  const file = path.join(sysRoot, 'class/block', name, 'device/rescan');
+  const file = entryPath(sysRoot, 'class/block', name, 'device/rescan');
   try {
     fs.writeFileSync(file, '1');
     return true;

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
+import { entryPath } from './entry-path.ts';
 import { coverChildInHeldLocks } from './lock.ts';
 import { log } from './log.ts';
 import { noteProgress, onCallStopped } from './progress.ts';
@@ -77,7 +78,7 @@ const running = new Set<Running>();
 
 /** A file that only this process's descriptors reach: unlinked before anything is written to it. */
 function anonymousFile(): number {
-  const file = path.join(os.tmpdir(), `.azure-flexvolume-${uniqueName()}`);
+  const file = entryPath(os.tmpdir(), `.azure-flexvolume-${uniqueName()}`);
   const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   const fd = fs.openSync(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   fs.unlinkSync(file);

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriverError } from '../flexvolume/errors.ts';
+import { entryPath } from './entry-path.ts';
 import { log } from './log.ts';
 import { noteProgress } from './progress.ts';
 import { currentProcess, isAlive, uniqueName, type ProcessIdentity } from './process-identity.ts';
@@ -139,7 +140,7 @@ function tryClaim(claim: string): boolean {
  */
 function removeStale(file: string, stale: Seen, depth = 0): boolean {
   if (depth > MAX_CLAIM_DEPTH) return false;
-  const claim = path.join(path.dirname(file), `.claim-${stale.instance}`);
+  const claim = entryPath(path.dirname(file), `.claim-${stale.instance}`);
   while (!tryClaim(claim)) {
     const claimed = inspectLockFile(claim);
     if (claimed === undefined) {
@@ -178,7 +179,7 @@ function lockFile(dir: string, name: string): string {
   } catch (error) {
     throw stateDirError(dir, error);
   }
-  return path.join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
+  return entryPath(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
 }
 
 function lockOf(file: string, holder: Holder): Lock {

@@ -4,6 +4,7 @@
 // missing, and what is missing is read again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { entryPath } from './entry-path.ts';
 
 export interface RecordStoreOptions {
   /** fsync each record before it replaces the old one; false only for what can be read again. */
@@ -20,7 +21,7 @@ export class RecordStore<T> {
   }
 
   private file(key: string): string {
-    return path.join(this.dir, `${encodeURIComponent(key).replace(/\./g, '%2E')}.json`);
+    return entryPath(this.dir, `${encodeURIComponent(key).replace(/\./g, '%2E')}.json`);
   }
 
   read(key: string): T | undefined {
@@ -34,7 +35,7 @@ export class RecordStore<T> {
   write(key: string, value: T): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const target = this.file(key);
-    const temporary = path.join(this.dir, `.${path.basename(target)}.${process.pid}.tmp`);
+    const temporary = entryPath(this.dir, `.${path.basename(target)}.${process.pid}.tmp`);
     const fd = fs.openSync(temporary, 'w', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(value));

@@ -27,11 +27,21 @@ describe('kubelet paths', () => {
     ['another driver', '/var/lib/kubelet/pods/u/volumes/azure~azurefile/v'],
     ['dot-dot', '/var/lib/kubelet/pods/u/volumes/azure~nfs/v/../../../../../etc'],
     ['double slash', '/var/lib/kubelet//pods/u/volumes/azure~nfs/v'],
+    ['a dot segment', '/var/lib/kubelet/./pods/u/volumes/azure~nfs/v'],
+    ['a dot volume', '/var/lib/kubelet/pods/u/volumes/azure~nfs/.'],
     ['not a volume dir', '/etc'],
     ['a control character', '/var/lib/kubelet/pods/u/volumes/azure~nfs/v\n'],
     ['not valid UTF-8 (decoded with U+FFFD)', '/var/lib/kubelet/pods/u\uFFFD/volumes/azure~nfs/v'],
   ])('refuses a pod volume dir that is %s', (_name, dir) => {
     expect(() => parsePodVolumeDir(dir, 'nfs')).toThrow(/pod volume directory/);
+  });
+
+  test('names that only start with dots are names, not dot segments', () => {
+    expect(parsePodVolumeDir('/var/lib/.kubelet/pods/u/volumes/azure~nfs/..v', 'nfs')).toMatchObject({
+      path: '/var/lib/.kubelet/pods/u/volumes/azure~nfs/..v',
+      kubeletRoot: '/var/lib/.kubelet',
+      volumeName: '..v',
+    });
   });
 
   test('the global mount path is rebuilt from a pod volume dir exactly as the kubelet builds it', () => {

@@ -21,13 +21,13 @@
 // attach and detach queue their request as their first step and leave the Azure work to whichever
 // call leads the node's batch (disk-queue.ts); isattached answers from the host's VM cache when it
 // is young. Those calls load the Azure SDK only when they have ARM work to do themselves.
-import * as path from 'node:path';
 import type { CallArgs, DriverCalls } from '../../flexvolume/driver.ts';
 import { DriverError, InvalidInput } from '../../flexvolume/errors.ts';
 import { parseDriverOptions } from '../../flexvolume/options.ts';
 import { success, type Reply } from '../../flexvolume/reply.ts';
 import { VERSION } from '../../invocation.ts';
 import type { Settings } from '../../settings.ts';
+import { entryPath } from '../../system/entry-path.ts';
 import { log } from '../../system/log.ts';
 import { peerProcesses } from '../../system/processes.ts';
 import { RecordStore } from '../../system/state.ts';
@@ -56,7 +56,7 @@ export interface VolumeRecord {
 
 /** PV name → disk, as attach and isattached record them on this host (doctor lists them too). */
 export function volumeRecords(stateDir: string): RecordStore<VolumeRecord> {
-  return new RecordStore<VolumeRecord>(path.join(stateDir, 'azuredisk', 'volumes'));
+  return new RecordStore<VolumeRecord>(entryPath(stateDir, 'azuredisk', 'volumes'));
 }
 
 /** What a call queues: the node and the disk as the caller knows them, nothing read from Azure. */

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, InvalidInput } from '../../flexvolume/errors.ts';
+import { entryPath } from '../../system/entry-path.ts';
 import { log } from '../../system/log.ts';
 
 export interface DiscoveryRoots {
@@ -77,38 +78,39 @@ function listDir(dir: string): string[] {
 }
 
 /** Walks up from the SCSI device to the VMBus device that carries `device_id`, as udev's ATTRS does. */
-function findDeviceId(scsiDeviceDir: string, sysRoot: string): string | undefined {
+function findDeviceId(scsiDeviceDir: string, sysTop: string): string | undefined {
   let dir: string;
   try {
-    dir = fs.realpathSync(scsiDeviceDir);
+    dir = fs.realpathSync.native(scsiDeviceDir);
   } catch {
     return undefined;
   }
-  const top = path.resolve(sysRoot);
-  while (dir.startsWith(`${top}/`)) {
-    const id = readTrimmed(path.join(dir, 'device_id'));
+  // A real path: its parent is everything before the last slash.
+  while (dir.startsWith(`${sysTop}/`)) {
+    const id = readTrimmed(entryPath(dir, 'device_id'));
     if (id !== undefined) return id;
-    dir = path.dirname(dir);
+    dir = dir.slice(0, dir.lastIndexOf('/'));
   }
   return undefined;
 }
 
 function readScsiDisks(sysRoot: string): ScsiDisk[] {
-  const devicesDir = path.join(sysRoot, 'bus/scsi/devices');
+  const devicesDir = entryPath(sysRoot, 'bus/scsi/devices');
+  const sysTop = path.resolve(sysRoot);
   const disks: ScsiDisk[] = [];
   for (const address of listDir(devicesDir)) {
     const fields = /^(\d+):\d+:\d+:(\d+)$/.exec(address);
     if (!fields) continue;
-    const dir = path.join(devicesDir, address);
-    const vendor = readTrimmed(path.join(dir, 'vendor'))?.toUpperCase();
-    const model = readTrimmed(path.join(dir, 'model'))?.toUpperCase();
+    const dir = entryPath(devicesDir, address);
+    const vendor = readTrimmed(entryPath(dir, 'vendor'))?.toUpperCase();
+    const model = readTrimmed(entryPath(dir, 'model'))?.toUpperCase();
     disks.push({
       address,
       host: fields[1] ?? '',
       lun: Number(fields[2]),
       isAzureDisk: vendor === 'MSFT' && model === 'VIRTUAL DISK',
-      blockNames: listDir(path.join(dir, 'block')),
-      controller: controllerOf(findDeviceId(dir, sysRoot)),
+      blockNames: listDir(entryPath(dir, 'block')),
+      controller: controllerOf(findDeviceId(dir, sysTop)),
     });
   }
   return disks;
@@ -117,7 +119,7 @@ function readScsiDisks(sysRoot: string): ScsiDisk[] {
 /** The block name a link leads to, or undefined when it does not lead to a block device. */
 function blockNameBehind(link: string): string | undefined {
   try {
-    const target = fs.realpathSync(link);
+    const target = fs.realpathSync.native(link);
     return fs.statSync(target).isBlockDevice() ? path.basename(target) : undefined;
   } catch {
     return undefined;
@@ -127,10 +129,10 @@ function blockNameBehind(link: string): string | undefined {
 /** OS and resource disks as udev names them: every device link directly in disk/azure (root, resource, os), and scsi0's. */
 function systemDiskNames(devRoot: string): Set<string> {
   const names = new Set<string>();
-  const azure = path.join(devRoot, 'disk/azure');
-  for (const dir of [azure, path.join(azure, 'scsi0')]) {
+  const azure = entryPath(devRoot, 'disk/azure');
+  for (const dir of [azure, entryPath(azure, 'scsi0')]) {
     for (const entry of listDir(dir)) {
-      const name = blockNameBehind(path.join(dir, entry));
+      const name = blockNameBehind(entryPath(dir, entry));
       if (name !== undefined) names.add(name);
     }
   }
@@ -186,13 +188,13 @@ function checkLink(scan: Scan, link: string): Lookup | undefined {
 /** The most stable name for a device found in sysfs: a udev link when any leads to it. */
 function stablePathFor(devRoot: string, name: string): string {
   for (const dir of ['disk/azure/scsi1', 'disk/by-id']) {
-    const linkDir = path.join(devRoot, dir);
+    const linkDir = entryPath(devRoot, dir);
     for (const entry of listDir(linkDir).sort()) {
-      const link = path.join(linkDir, entry);
+      const link = entryPath(linkDir, entry);
       if (blockNameBehind(link) === name) return link;
     }
   }
-  return path.join(devRoot, name);
+  return entryPath(devRoot, name);
 }
 
 function scanSysfs(scan: Scan): Lookup {
@@ -238,7 +240,7 @@ export function findDiskByLun(lun: number, roots: DiscoveryRoots): Lookup {
 }
 
 export function linksFor(lun: number, devRoot: string): string[] {
-  return [path.join(devRoot, `disk/azure/scsi1/lun${lun}`), path.join(devRoot, `disk/azure/data/by-lun/${lun}`)];
+  return [entryPath(devRoot, `disk/azure/scsi1/lun${lun}`), entryPath(devRoot, `disk/azure/data/by-lun/${lun}`)];
 }
 
 /**
@@ -247,10 +249,10 @@ export function linksFor(lun: number, devRoot: string): string[] {
  * that cannot scan) are expected and ignored.
  */
 export async function rescanScsiHosts(sysRoot: string): Promise<void> {
-  const hostsDir = path.join(sysRoot, 'class/scsi_host');
+  const hostsDir = entryPath(sysRoot, 'class/scsi_host');
   await Promise.all(
     listDir(hostsDir).map((host) =>
-      fs.promises.writeFile(path.join(hostsDir, host, 'scan'), '- - -').catch((error: NodeJS.ErrnoException) => {
+      fs.promises.writeFile(entryPath(hostsDir, host, 'scan'), '- - -').catch((error: NodeJS.ErrnoException) => {
         log(`rescan of ${host} failed: ${error.code}`);
       }),
     ),
@@ -279,7 +281,7 @@ export async function waitForDisk(lun: number, roots: DiscoveryRoots, options: W
       throw new DriverError(
         `the data disk at LUN ${lun} did not appear on this node within ${options.timeoutMs / 1000} s. ` +
           `Looked for ${linksFor(lun, roots.devRoot).join(' and ')} and for an Azure data disk with LUN ${lun} in ` +
-          `${path.join(roots.sysRoot, 'bus/scsi/devices')} (${lookup.missing}). Check that the disk is attached to this VM at LUN ${lun}.`,
+          `${entryPath(roots.sysRoot, 'bus/scsi/devices')} (${lookup.missing}). Check that the disk is attached to this VM at LUN ${lun}.`,
       );
     }
     // The first look is free of rescans: the disk is usually there already, and a rescan of
@@ -301,13 +303,13 @@ export async function waitForDisk(lun: number, roots: DiscoveryRoots, options: W
  * NVMe by-lun links); each is confirmed the way waitforattach finds a disk.
  */
 export function findLunOfDevice(blockName: string, roots: DiscoveryRoots): number | undefined {
-  const byLun = path.join(roots.devRoot, 'disk/azure/data/by-lun');
+  const byLun = entryPath(roots.devRoot, 'disk/azure/data/by-lun');
   const candidates = new Set([
     ...readScsiDisks(roots.sysRoot)
       .filter((disk) => disk.blockNames.includes(blockName))
       .map((disk) => disk.lun),
     ...listDir(byLun)
-      .filter((entry) => blockNameBehind(path.join(byLun, entry)) === blockName)
+      .filter((entry) => blockNameBehind(entryPath(byLun, entry)) === blockName)
       .map(Number),
   ]);
   for (const lun of candidates) {

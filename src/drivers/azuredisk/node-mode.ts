@@ -21,6 +21,7 @@ import { DriverError } from '../../flexvolume/errors.ts';
 import { deviceMountPathFor, type DeviceMountPath, type PodVolumeDir } from '../../flexvolume/paths.ts';
 import { success, type Reply } from '../../flexvolume/reply.ts';
 import type { Settings } from '../../settings.ts';
+import { entryPath } from '../../system/entry-path.ts';
 import { withLock } from '../../system/lock.ts';
 import { log } from '../../system/log.ts';
 import { bindMount, cleanupMountPoint, ensureMountPoint } from '../../system/mount.ts';
@@ -59,7 +60,7 @@ export function createNodeModeCalls(
   settings: Settings,
   sides: { controller: ControllerSide; node: NodeCalls },
 ): Pick<DriverCalls, 'mount' | 'unmount'> {
-  const lockDir = path.join(settings.stateDir, 'locks');
+  const lockDir = entryPath(settings.stateDir, 'locks');
   const roots = { sysRoot: settings.sysRoot, devRoot: settings.devRoot };
   const nodeName = settings.nodeName;
   const attachments = nodeAttachments(settings.stateDir);

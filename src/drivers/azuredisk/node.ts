@@ -26,6 +26,7 @@ import {
   type BlockDevice,
   type DeviceNumber,
 } from '../../system/block-device.ts';
+import { entryPath } from '../../system/entry-path.ts';
 import { withLock } from '../../system/lock.ts';
 import { log } from '../../system/log.ts';
 import { cleanupMountPoint, ensureMountPoint, mount } from '../../system/mount.ts';
@@ -275,7 +276,7 @@ export function createNodeCalls(settings: Settings): NodeCalls {
   const context: NodeContext = {
     settings,
     roots: { sysRoot: settings.sysRoot, devRoot: settings.devRoot },
-    lockDir: path.join(settings.stateDir, 'locks'),
+    lockDir: entryPath(settings.stateDir, 'locks'),
   };
   return {
     async waitforattach({ devicePath }: CallArgs['waitforattach']): Promise<Reply> {

@@ -7,8 +7,8 @@
 // record is renewed whenever a mount of it begins), nobody holds its volume lock (a call in
 // progress), nothing is mounted at its global path, no pod directory of the volume is mounted, and
 // the device at its LUN is mounted nowhere on this node.
-import * as path from 'node:path';
 import { bootTimeMs } from '../../system/boot-time.ts';
+import { entryPath } from '../../system/entry-path.ts';
 import { log } from '../../system/log.ts';
 import { openBlockDevice } from '../../system/block-device.ts';
 import { tryAcquireLock, type Lock } from '../../system/lock.ts';
@@ -34,14 +34,14 @@ export interface NodeAttachment {
 }
 
 export function nodeAttachments(stateDir: string): RecordStore<NodeAttachment> {
-  return new RecordStore<NodeAttachment>(path.join(stateDir, 'azuredisk', 'node-attached'));
+  return new RecordStore<NodeAttachment>(entryPath(stateDir, 'azuredisk', 'node-attached'));
 }
 
 export function attachmentFor(global: DeviceMountPath, diskUri: string): NodeAttachment {
   return {
     diskUri,
     globalPath: global.path,
-    podsDir: path.join(global.kubeletRoot, 'pods'),
+    podsDir: entryPath(global.kubeletRoot, 'pods'),
     pluginDirName: `${global.vendor}~azuredisk`,
     since: Date.now(),
   };
