@@ -62,9 +62,8 @@ export function parsePodVolumeDir(value: string, driverName: string): PodVolumeD
         'the kubelet passes that path, so check the flexVolume.driver name and the kubelet root dir',
     );
   }
-  const [, kubeletRoot = '', podUid = '', vendor = '', driver = '', volumeName = ''] = match;
-  const below = ['pods', podUid, 'volumes', `${vendor}~${driver}`, volumeName];
-  return { ...inKubeletTree('pod volume directory', kubeletRoot, below), podUid, vendor, volumeName };
+  const [, kubeletRoot = '', podUid = '', vendor = '', , volumeName = ''] = match;
+  return { ...inKubeletTree('pod volume directory', dir, kubeletRoot), podUid, vendor, volumeName };
 }
 
 export function parseDeviceMountPath(value: string, driverName: string): DeviceMountPath {
@@ -75,13 +74,8 @@ export function parseDeviceMountPath(value: string, driverName: string): DeviceM
       `device mount path '${value}' is not <kubelet root>/plugins/kubernetes.io/flexvolume/<vendor>/${driverName}/mounts/<volume>`,
     );
   }
-  const [, kubeletRoot = '', vendor = '', driver = '', volumeName = ''] = match;
-  return { ...inKubeletTree('device mount path', kubeletRoot, deviceMountNames(vendor, driver, volumeName)), vendor, volumeName };
-}
-
-/** The names of a global mount path below the kubelet root. */
-function deviceMountNames(vendor: string, driverName: string, volumeName: string): string[] {
-  return ['plugins', 'kubernetes.io', 'flexvolume', vendor, driverName, 'mounts', volumeName];
+  const [, kubeletRoot = '', vendor = '', , volumeName = ''] = match;
+  return { ...inKubeletTree('device mount path', dir, kubeletRoot), vendor, volumeName };
 }
 
 type EntryType = 'directory' | 'symlink' | 'other';
@@ -124,10 +118,9 @@ function symlinkTarget(link: string): string {
 }
 
 /**
- * `<kubeletRoot>/<below…>` as it really is on this node: the kubelet root's real path (a symlinked
- * root such as /var/lib/kubelet -> /mnt/kubelet is a real layout, and mounts show up under the
- * target), then the names below it, of which no existing entry may be a symlink or anything but a
- * directory.
+ * `dir` as it really is on this node: the kubelet root's real path (a symlinked root such as
+ * /var/lib/kubelet -> /mnt/kubelet is a real layout, and mounts show up under the target), then
+ * the rest of `dir`, in which no existing entry may be a symlink or anything but a directory.
  *
  * The kubelet creates everything below its root itself, and never as a symlink. One found there
  * was planted: followed, it would put the mount (or the directories created for it) outside the
@@ -135,8 +128,9 @@ function symlinkTarget(link: string): string {
  * So every symlink below the root is refused, wherever it points, and the missing part of `dir` is
  * only ever created below the root's real path.
  */
-function inKubeletTree(what: string, kubeletRoot: string, below: readonly string[]): { path: string; kubeletRoot: string } {
-  const dir = entryPath(kubeletRoot, ...below);
+function inKubeletTree(what: string, dir: string, kubeletRoot: string): { path: string; kubeletRoot: string } {
+  // `dir` is normalized and starts with `kubeletRoot`, so the names below the root are what follows it.
+  const below = dir.slice(kubeletRoot.length).split('/').filter((name) => name !== '');
   const realRoot = realPathOf(kubeletRoot);
   let current = realRoot;
   for (const name of below) {
@@ -161,8 +155,8 @@ function inKubeletTree(what: string, kubeletRoot: string, below: readonly string
  * checked for symlinks as a path the kubelet passed would be.
  */
 export function deviceMountPathFor(pod: PodVolumeDir, driverName: string): DeviceMountPath {
-  const below = deviceMountNames(pod.vendor, driverName, pod.volumeName);
-  return { ...inKubeletTree('device mount path', pod.kubeletRoot, below), vendor: pod.vendor, volumeName: pod.volumeName };
+  const dir = entryPath(pod.kubeletRoot, 'plugins/kubernetes.io/flexvolume', pod.vendor, driverName, 'mounts', pod.volumeName);
+  return { ...inKubeletTree('device mount path', dir, pod.kubeletRoot), vendor: pod.vendor, volumeName: pod.volumeName };
 }
 
 const NAME = /^[A-Za-z0-9]([-A-Za-z0-9._]{0,251}[A-Za-z0-9])?$/;
