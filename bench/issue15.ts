@@ -38,7 +38,7 @@ function mountdeviceLines(figures: readonly MountdeviceFigures[], hot: HotResult
     `${ms(figure.driver.wallMs)} wall (+${ms(figure.overheadMs)})`,
     `by hand ${ms(figure.byHand.wallMs)}`,
     `${ratio(figure.driver.wallMs, figure.byHand.wallMs)} wall`,
-    '—',
+    `${both(figure.nodeSpawning)} (+${ms(figure.nodeOverheadMs)}): driver ${ratio(figure.driver.wallMs, figure.nodeSpawning.wallMs)} wall, ${ratio(figure.driver.cpuMs, figure.nodeSpawning.cpuMs)} CPU`,
     '—',
     hot === undefined ? '—' : ms(hot.floor.wallMs + figure.byHand.wallMs),
     `${ms(figure.byHand.wallMs)} (the same tools)`,

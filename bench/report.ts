@@ -196,7 +196,10 @@ mount). The reference is the very children the driver ran, read from its log of 
 blank disk, a read of its first and last MiB (the zero-region check, which the driver does in
 process). The fixed overhead is the median over rounds of the driver's time minus the same round's
 by-hand time: what the driver adds (process start, parsing, locks, the mount table, the log)
-above the safety checks' own runtime; the target is 50 ms. Between runs, untimed, the device is
+above the safety checks' own runtime; the target is 50 ms. The same children spawned in turn by a
+bare \`node -e\` script of the same Node (node:child_process, nothing else) run in the same loop:
+their overhead above the by-hand run is what any Node program pays on this machine (its start, the
+module, a fork per child), so the driver's own share is the difference. Between runs, untimed, the device is
 unmounted (and for the blank case zeroed with \`blkdiscard\`, as a fresh Azure disk reads: \`wipefs -a\` leaves metadata the driver rightly refuses to format). On a sparse loop device mkfs and fsck
 take milliseconds; on a real data disk they take seconds and the overhead stays what it is here.
 
