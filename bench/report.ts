@@ -199,8 +199,8 @@ by-hand time: what the driver adds (process start, parsing, locks, the mount tab
 above the safety checks' own runtime; the target is 50 ms. The same children spawned in turn by a
 bare \`node -e\` script of the same Node (node:child_process, nothing else) run in the same loop:
 their overhead above the by-hand run is what any Node program pays on this machine (its start, the
-module, a fork per child), so the driver's own share is the difference. Between runs, untimed, the device is
-unmounted (and for the blank case zeroed with \`blkdiscard\`, as a fresh Azure disk reads: \`wipefs -a\` leaves metadata the driver rightly refuses to format). On a sparse loop device mkfs and fsck
+module, a fork per child), so the driver's own share is the difference. Between runs, untimed,
+the device is unmounted (and for the blank case zeroed with \`blkdiscard\`, as a fresh Azure disk reads: \`wipefs -a\` leaves metadata the driver rightly refuses to format). On a sparse loop device mkfs and fsck
 take milliseconds; on a real data disk they take seconds and the overhead stays what it is here.
 
 **Attach.** kube-controller-manager runs one \`attach\` process per volume; when a pod with many
