@@ -30,8 +30,9 @@ interface Seen {
 
 const POLL_MS = 15;
 /**
- * A lock file that is empty or does not parse is its creator's crash between creating and writing
- * it (power loss, a full disk), or a write in flight: it is stale once it is older than this.
+ * Lock files are created whole, so one that is empty or does not parse was cut short by a power
+ * loss (linked, its data not yet on disk), or is an older driver's write in flight, which
+ * created the file first and wrote it next: it is stale once it is older than this.
  */
 const UNREADABLE_STALE_MS = 5000;
 /** A claim on a stale file whose own claimer died is itself claimed; this deep, and no deeper. */
@@ -81,24 +82,27 @@ function stateDirError(dir: string, error: unknown): DriverError {
   return new DriverError(`cannot write a lock file in the driver's state dir ${dir}: ${why}; free space there or fix its permissions, then retry`);
 }
 
-function tryCreate(file: string, holder: Holder): boolean {
-  let fd: number;
+/**
+ * Creates `file` whole, never empty: written aside, then hard-linked into place, which fails if
+ * the file exists. A creator that stalls between creating and writing must not look like one that
+ * crashed there (an unreadable file is stale after a few seconds), or a second process would take
+ * the lock, or the claim, while the first still holds it. Whether this call created it.
+ */
+function createWhole(file: string, content: string): boolean {
+  // Taken already, the usual answer under contention: given without writing a file, since each
+  // one written wakes every waiter that watches this directory (src/azure/disk-queue.ts).
+  if (fs.existsSync(file)) return false;
+  const written = `${file}.${uniqueName()}.tmp`;
   try {
-    fd = fs.openSync(file, 'wx', 0o600);
+    fs.writeFileSync(written, content, { mode: 0o600, flag: 'wx' });
+    fs.linkSync(written, file);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw stateDirError(path.dirname(file), error);
-  }
-  try {
-    fs.writeSync(fd, JSON.stringify(holder));
-  } catch (error) {
-    // An empty lock left behind would make every later call wait for nobody.
-    fs.rmSync(file, { force: true });
-    throw stateDirError(path.dirname(file), error);
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(written, { force: true });
   }
-  return true;
 }
 
 /** Whether the lock still protects something: its holder, or a child it started, still runs. */
@@ -115,24 +119,6 @@ function describeStale(stale: Seen): string {
 }
 
 /**
- * Creates `claim` whole, never empty: a claimer that stalls before writing must not look like one
- * that died (an unreadable file is stale after a few seconds), or two would remove at once.
- */
-function tryClaim(claim: string): boolean {
-  const written = `${claim}.${uniqueName()}.tmp`;
-  try {
-    fs.writeFileSync(written, JSON.stringify({ ...currentProcess(), token: uniqueName() }), { mode: 0o600, flag: 'wx' });
-    fs.linkSync(written, claim);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw stateDirError(path.dirname(claim), error);
-  } finally {
-    fs.rmSync(written, { force: true });
-  }
-}
-
-/**
  * Removes the stale file `stale` names, and never a file that replaced it: whether it is gone.
  * The remover first claims it with a file named after it alone, created exclusively, so of all
  * the processes that judged it stale exactly one removes it, and a live holder's lock at the same
@@ -141,7 +127,7 @@ function tryClaim(claim: string): boolean {
 function removeStale(file: string, stale: Seen, depth = 0): boolean {
   if (depth > MAX_CLAIM_DEPTH) return false;
   const claim = entryPath(path.dirname(file), `.claim-${stale.instance}`);
-  while (!tryClaim(claim)) {
+  while (!createWhole(claim, JSON.stringify({ ...currentProcess(), token: uniqueName() }))) {
     const claimed = inspectLockFile(claim);
     if (claimed === undefined) {
       if (fs.existsSync(claim)) return false;
@@ -216,7 +202,7 @@ export function coverChildInHeldLocks(child: ProcessIdentity): void {
 function attempt(file: string): { lock: Lock } | { holder: Holder | undefined } {
   const holder: Holder = { ...currentProcess(), token: uniqueName() };
   for (;;) {
-    if (tryCreate(file, holder)) return { lock: lockOf(file, holder) };
+    if (createWhole(file, JSON.stringify(holder))) return { lock: lockOf(file, holder) };
     const seen = inspectLockFile(file);
     if (seen === undefined) {
       if (fs.existsSync(file)) return { holder: undefined };

@@ -104,6 +104,33 @@ describe('cross-process lock', () => {
     expect(outcome.holder).not.toBe('dead');
   });
 
+  test('a lock file never exists without its holder in it, not even while it is being created', () => {
+    // Before each file operation the lock module makes, the lock file is either absent or names its holder.
+    const result = runInterleaved(
+      dir,
+      `const target = dir + '/vm-8.lock';
+      const states = [];
+      for (const name of ['openSync', 'writeSync', 'writeFileSync', 'closeSync', 'linkSync', 'renameSync', 'rmSync']) {
+        const real = fs[name];
+        fs[name] = (...args) => {
+          states.push(fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : 'absent');
+          return real(...args);
+        };
+      }
+      syncBuiltinESMExports();
+      const taken = lock.tryAcquireLock('vm-8', dir);
+      states.push(fs.readFileSync(target, 'utf8'));
+      taken.release();
+      process.stdout.write(JSON.stringify({ states, files: fs.readdirSync(dir) }));`,
+    );
+    expect(result.stderr).toBe('');
+    const { states, files } = JSON.parse(String(result.stdout)) as { states: string[]; files: string[] };
+    const present = states.filter((state) => state !== 'absent');
+    expect(present.length).toBeGreaterThan(0);
+    for (const state of present) expect(JSON.parse(state)).toMatchObject({ pid: expect.any(Number), token: expect.any(String) });
+    expect(files).toEqual(['vm-9.lock']);
+  });
+
   test('a process killed while taking over a stale lock leaves it to the next one', async () => {
     // Killed between claiming the stale lock and removing it: its claim and the stale lock stay.
     const killed = runInterleaved(
@@ -142,7 +169,7 @@ describe('cross-process lock', () => {
     fs.utimesSync(file, then, then);
   };
 
-  test('an empty lock file (a crash between creating and writing it) is stale once a few seconds old', async () => {
+  test('an empty lock file (power loss before its data reached the disk) is stale once a few seconds old', async () => {
     const file = path.join(dir, 'vol-1.lock');
     fs.writeFileSync(file, '');
     // A fresh empty file may be a write in flight: not taken at once.
