@@ -121,13 +121,13 @@ describe('cross-process lock', () => {
       const taken = lock.tryAcquireLock('vm-8', dir);
       states.push(fs.readFileSync(target, 'utf8'));
       taken.release();
-      process.stdout.write(JSON.stringify({ states, files: fs.readdirSync(dir) }));`,
+      process.stdout.write(JSON.stringify({ states, files: fs.readdirSync(dir), pid: process.pid }));`,
     );
     expect(result.stderr).toBe('');
-    const { states, files } = JSON.parse(String(result.stdout)) as { states: string[]; files: string[] };
-    const present = states.filter((state) => state !== 'absent');
-    expect(present.length).toBeGreaterThan(0);
-    for (const state of present) expect(JSON.parse(state)).toMatchObject({ pid: expect.any(Number), token: expect.any(String) });
+    const { states, files, pid } = JSON.parse(String(result.stdout)) as { states: string[]; files: string[]; pid: number };
+    // The last state is the lock as taken: it names the process that took it.
+    expect(JSON.parse(states.at(-1) ?? '')).toMatchObject({ pid, token: expect.any(String) });
+    for (const state of states.filter((seen) => seen !== 'absent')) expect(JSON.parse(state)).toMatchObject({ pid, token: expect.any(String) });
     expect(files).toEqual(['vm-9.lock']);
   });
 
